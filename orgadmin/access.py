@@ -1,0 +1,76 @@
+"""The only organization-scoped fetches for the UI: unknown and foreign ids are both 404.
+
+A person reaches an organization through an active Member row; administrative pages
+need the owner or admin role, and answer 404 (not 403) to everyone else so that the
+existence of a page is not revealed.
+"""
+
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.http import Http404
+
+from orgadmin.models import (
+    AuditEvent,
+    ClaimedDomain,
+    Member,
+    Organization,
+    ScimToken,
+    Team,
+    User,
+)
+
+
+def organizations_for_user(user: User) -> QuerySet[Organization]:
+    if not user.is_authenticated:
+        return Organization.objects.none()
+    return Organization.objects.filter(
+        members__user=user, members__is_active=True
+    ).distinct()
+
+
+def access_organization(
+    user: User, slug: str, *, administrators_only: bool = False
+) -> tuple[Organization, Member]:
+    """Return the organization and the person's membership, or raise Http404."""
+    if not user.is_authenticated:
+        raise Http404("No such organization.")
+    member = (
+        Member.objects.select_related("organization")
+        .filter(organization__slug=slug, user=user, is_active=True)
+        .first()
+    )
+    if member is None or (administrators_only and not member.is_administrator):
+        raise Http404("No such organization.")
+    return member.organization, member
+
+
+def access_member(organization: Organization, member_id: int | str) -> Member:
+    return _get(
+        Member.objects.for_organization(organization).select_related("user"), member_id
+    )
+
+
+def access_team(organization: Organization, team_id: int | str) -> Team:
+    return _get(Team.objects.for_organization(organization), team_id)
+
+
+def access_claimed_domain(
+    organization: Organization, domain_id: int | str
+) -> ClaimedDomain:
+    return _get(ClaimedDomain.objects.filter(organization=organization), domain_id)
+
+
+def access_scim_token(organization: Organization, token_id: int | str) -> ScimToken:
+    return _get(ScimToken.objects.filter(organization=organization), token_id)
+
+
+def access_audit_events(organization: Organization) -> QuerySet[AuditEvent]:
+    return AuditEvent.objects.for_organization(organization)
+
+
+def _get(queryset: QuerySet, pk: int | str):
+    try:
+        return queryset.get(pk=int(pk))
+    except (ValueError, TypeError, queryset.model.DoesNotExist):
+        raise Http404(f"No such {queryset.model._meta.verbose_name}.") from None

@@ -1,0 +1,55 @@
+"""Errors that actions raise; each edge (form, SCIM, admin, command) translates them once."""
+
+
+class OrgAdminError(Exception):
+    """A write was refused. `message` is for people; `code` is for programs."""
+
+    code = "invalid"
+
+    def __init__(
+        self, message: str, *, field: str | None = None, code: str | None = None
+    ):
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code:
+            self.code = code
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class InvalidValue(OrgAdminError):
+    code = "invalid_value"
+
+
+class AlreadyExists(OrgAdminError):
+    """A unique value (userName, externalId, team name, domain) is already taken."""
+
+    code = "uniqueness"
+
+
+class DomainNotAllowed(OrgAdminError):
+    """The text is not a domain an organization can claim (URL, IP, public suffix...)."""
+
+    code = "domain_not_allowed"
+
+
+class DomainAlreadyClaimed(OrgAdminError):
+    code = "domain_already_claimed"
+
+
+class DomainNotVerified(OrgAdminError):
+    """An email is not on one of the organization's verified domains."""
+
+    code = "domain_not_verified"
+
+
+class LastOwner(OrgAdminError):
+    """The change would leave the organization without an active owner."""
+
+    code = "last_owner"
+
+
+class NotPermitted(OrgAdminError):
+    code = "not_permitted"

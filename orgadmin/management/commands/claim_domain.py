@@ -1,0 +1,31 @@
+from orgadmin import actions
+from orgadmin.management.commands._base import OrgAdminCommand
+
+
+class Command(OrgAdminCommand):
+    help = (
+        "Claim a domain for an organization and print the TXT record that verifies it."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("domain")
+        parser.add_argument(
+            "--verified",
+            action="store_true",
+            help="Mark it verified without DNS (operator override).",
+        )
+
+    def handle(self, *args, slug, domain, verified, **options):
+        organization = self.organization(slug)
+        claimed = actions.claim_domain(organization, domain=domain, actor=self.actor())
+        if verified:
+            actions.mark_domain_verified(claimed, actor=self.actor())
+            self.stdout.write(f"{claimed.domain} is verified for {organization.slug}.")
+            return
+        self.stdout.write(
+            f"{claimed.domain} is claimed for {organization.slug}, pending."
+        )
+        self.stdout.write("Create this DNS TXT record, then run verify_domains:")
+        self.stdout.write(f"  host:  {claimed.record_host}")
+        self.stdout.write(f"  value: {claimed.record_value}")

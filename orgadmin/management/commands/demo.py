@@ -1,0 +1,89 @@
+from django.conf import settings
+from django.db import transaction
+
+from orgadmin import actions
+from orgadmin.management.commands._base import OrgAdminCommand
+from orgadmin.models import ClaimedDomain, Member, Organization, ScimToken, Team, User
+
+DEMO_PASSWORD = "orgadmin-demo"
+DEMO_TOKEN_NAME = "Demo token"
+DEMO_MEMBERS = [
+    ("ada@acme.example", "Ada Lovelace", Member.Role.ADMIN),
+    ("grace@acme.example", "Grace Hopper", Member.Role.MEMBER),
+    ("alan@acme.example", "Alan Turing", Member.Role.MEMBER),
+    ("edsger@acme.example", "Edsger Dijkstra", Member.Role.MEMBER),
+]
+DEMO_TEAMS = {
+    "Engineering": ["grace@acme.example", "alan@acme.example", "edsger@acme.example"],
+    "Research": ["ada@acme.example", "alan@acme.example"],
+}
+
+
+class Command(OrgAdminCommand):
+    help = "Create sample data (organization acme) once; running it again reuses it."
+
+    def handle(self, *args, **options):
+        actor = self.actor()
+        with transaction.atomic():
+            organization = Organization.objects.filter(slug="acme").first()
+            if organization is None:
+                organization = actions.create_organization(
+                    name="Acme",
+                    slug="acme",
+                    owner_email="owner@acme.example",
+                    actor=actor,
+                )
+            claimed = ClaimedDomain.objects.filter(
+                organization=organization, domain="acme.example"
+            ).first() or actions.claim_domain(
+                organization, domain="acme.example", actor=actor
+            )
+            if not claimed.is_verified:
+                actions.mark_domain_verified(claimed, actor=actor)
+            owner = User.objects.get(email="owner@acme.example")
+            owner.set_password(DEMO_PASSWORD)
+            owner.full_name = owner.full_name or "Olivia Owner"
+            owner.save()
+            by_email = {}
+            for email, full_name, role in DEMO_MEMBERS:
+                member = Member.objects.filter(
+                    organization=organization, email=email
+                ).first()
+                if member is None:
+                    member = actions.add_member(
+                        organization,
+                        email=email,
+                        full_name=full_name,
+                        role=role,
+                        actor=actor,
+                    )
+                by_email[email] = member
+            for name, emails in DEMO_TEAMS.items():
+                if not Team.objects.filter(
+                    organization=organization, display_name=name
+                ).exists():
+                    actions.create_team(
+                        organization,
+                        display_name=name,
+                        member_ids=[by_email[e].pk for e in emails],
+                        actor=actor,
+                    )
+            # Only a digest is stored, so the previous demo token cannot be shown again:
+            # replace it, keeping one usable demo token.
+            for old in ScimToken.objects.usable().filter(
+                organization=organization, name=DEMO_TOKEN_NAME
+            ):
+                actions.revoke_scim_token(old, actor=actor)
+            _, secret = actions.issue_scim_token(
+                organization, name=DEMO_TOKEN_NAME, actor=actor
+            )
+        base = settings.ORGADMIN_BASE_URL
+        self.stdout.write(
+            "Demo organization: Acme (acme), verified domain acme.example"
+        )
+        self.stdout.write(f"Sign in:     {base}/accounts/login/")
+        self.stdout.write(
+            f"  email:     owner@acme.example   password: {DEMO_PASSWORD}"
+        )
+        self.stdout.write(f"SCIM Tenant URL: {base}/scim/v2")
+        self.stdout.write(f"SCIM token:      {secret}")

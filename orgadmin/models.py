@@ -1,0 +1,568 @@
+"""The organization, its people, teams, claimed domains, SSO settings, SCIM tokens and audit log.
+
+Writes go through orgadmin.actions; the models hold fields, constraints and reads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import timedelta
+
+from django.contrib.auth.models import (
+    AbstractBaseUser,
+    BaseUserManager,
+    PermissionsMixin,
+)
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+from django.utils.timezone import now
+
+
+class Organization(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=60, unique=True)
+    created_at = models.DateTimeField(default=now)
+    restrict_to_claimed_domains = models.BooleanField(
+        default=True,
+        help_text="Only people with an email on a verified claimed domain may be "
+        "provisioned by SCIM or signed in through the organization's IdP.",
+    )
+    scim_enabled = models.BooleanField(
+        "SCIM enabled",
+        default=True,
+        help_text="Set by operators (the plan's entitlement).",
+    )
+    sso_enabled = models.BooleanField(
+        "SSO enabled",
+        default=True,
+        help_text="Set by operators (the plan's entitlement).",
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def verified_domain_names(self) -> set[str]:
+        return set(
+            self.claimed_domains.filter(
+                status__in=ClaimedDomain.VERIFIED_STATUSES
+            ).values_list("domain", flat=True)
+        )
+
+
+class UserManager(BaseUserManager):
+    use_in_migrations = True
+
+    def normalize_email(self, email):  # noqa: D102 - the whole address is case-insensitive here
+        return (email or "").strip().lower()
+
+    def _create_user(self, email, password, **extra_fields):
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra_fields)
+        user.set_password(password)
+        user.save(using=self._db)
+        return user
+
+    def create_user(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", False)
+        extra_fields.setdefault("is_superuser", False)
+        return self._create_user(email, password, **extra_fields)
+
+    def create_superuser(self, email, password=None, **extra_fields):
+        extra_fields.setdefault("is_staff", True)
+        extra_fields.setdefault("is_superuser", True)
+        return self._create_user(email, password, **extra_fields)
+
+    def get_by_natural_key(self, email):
+        return self.get(email__iexact=email)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person's account. One account may belong to several organizations."""
+
+    email = models.EmailField(max_length=254)
+    full_name = models.CharField(max_length=200, blank=True)
+    is_staff = models.BooleanField(
+        default=False, help_text="Operators: may use the Django admin."
+    )
+    is_active = models.BooleanField(default=True)
+    date_joined = models.DateTimeField(default=now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(Lower("email"), name="user_email_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = User.objects.normalize_email(self.email)
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return self.full_name.split(" ")[0] if self.full_name else self.email
+
+
+class MemberQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> MemberQuerySet:
+        return self.filter(organization=organization)
+
+    def active(self) -> MemberQuerySet:
+        return self.filter(is_active=True)
+
+    def administrators(self) -> MemberQuerySet:
+        return self.filter(role__in=[Member.Role.OWNER, Member.Role.ADMIN])
+
+
+class Member(models.Model):
+    """One person in one organization; also the SCIM User resource of that organization."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        ADMIN = "admin", "Admin"
+        MEMBER = "member", "Member"
+
+    class Source(models.TextChoices):
+        INVITED = "invited", "Invited"
+        SCIM = "scim", "SCIM"
+        SSO = "sso", "SSO"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="members"
+    )
+    user = models.ForeignKey(
+        "User",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="memberships",
+        help_text="The person's account; empty for a SCIM user with no email.",
+    )
+    role = models.CharField(max_length=10, choices=Role.choices, default=Role.MEMBER)
+    is_active = models.BooleanField("active", default=True)
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.INVITED
+    )
+
+    # SCIM identity (RFC 7643 section 4.1). scim_id is the public "id": never the pk.
+    scim_id = models.UUIDField(
+        "SCIM id", default=uuid.uuid4, unique=True, editable=False
+    )
+    user_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    display_name = models.CharField(max_length=255, blank=True)
+    formatted_name = models.CharField(max_length=255, blank=True)
+    given_name = models.CharField(max_length=255, blank=True)
+    family_name = models.CharField(max_length=255, blank=True)
+    middle_name = models.CharField(max_length=255, blank=True)
+    honorific_prefix = models.CharField(max_length=64, blank=True)
+    honorific_suffix = models.CharField(max_length=64, blank=True)
+    nick_name = models.CharField(max_length=255, blank=True)
+    title = models.CharField(max_length=255, blank=True)
+    user_type = models.CharField(max_length=64, blank=True)
+    preferred_language = models.CharField(max_length=64, blank=True)
+    locale = models.CharField(max_length=64, blank=True)
+    timezone = models.CharField(max_length=64, blank=True)
+    # Multi-valued attributes kept as SCIM shapes: [{"value", "type", "primary"}, ...].
+    emails = models.JSONField(default=list, blank=True)
+    phone_numbers = models.JSONField(default=list, blank=True)
+    addresses = models.JSONField(default=list, blank=True)
+    roles = models.JSONField(default=list, blank=True)
+    # The primary (or work) email, denormalized from `emails` for lookups and filters.
+    email = models.CharField(max_length=254, blank=True, db_index=True)
+    # Enterprise extension (urn:ietf:params:scim:schemas:extension:enterprise:2.0:User).
+    employee_number = models.CharField(max_length=255, blank=True)
+    cost_center = models.CharField(max_length=255, blank=True)
+    organization_name = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The enterprise extension's 'organization'.",
+    )
+    division = models.CharField(max_length=255, blank=True)
+    department = models.CharField(max_length=255, blank=True)
+    manager = models.ForeignKey(
+        "self", on_delete=models.SET_NULL, null=True, blank=True, related_name="reports"
+    )
+
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(
+        default=1, help_text="Bumped on every change (ETag)."
+    )
+
+    objects = MemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                "organization", Lower("user_name"), name="member_user_name_unique_ci"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="member_external_id_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "user"],
+                condition=Q(user__isnull=False),
+                name="member_user_unique",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "created_at", "id"], name="member_org_created"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_name} in {self.organization_id}"
+
+    @property
+    def is_scim_managed(self) -> bool:
+        return self.source == self.Source.SCIM
+
+    @property
+    def is_administrator(self) -> bool:
+        return self.role in (self.Role.OWNER, self.Role.ADMIN)
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.email or self.user_name
+
+
+class TeamQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> TeamQuerySet:
+        return self.filter(organization=organization)
+
+
+class Team(models.Model):
+    """A group of members; also the SCIM Group resource of the organization."""
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="teams"
+    )
+    scim_id = models.UUIDField(
+        "SCIM id", default=uuid.uuid4, unique=True, editable=False
+    )
+    display_name = models.CharField(max_length=255)
+    external_id = models.CharField(max_length=255, null=True, blank=True)
+    is_scim_managed = models.BooleanField("managed by SCIM", default=False)
+    members = models.ManyToManyField(
+        Member, through="TeamMembership", related_name="teams"
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+    version = models.PositiveIntegerField(default=1)
+
+    objects = TeamQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                "organization",
+                Lower("display_name"),
+                name="team_display_name_unique_ci",
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                condition=Q(external_id__isnull=False),
+                name="team_external_id_unique",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name
+
+
+class TeamMembership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="team_memberships"
+    )
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "member"], name="team_membership_unique"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["member", "team"], name="team_membership_by_member")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} in {self.team_id}"
+
+
+class ClaimedDomain(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending verification"
+        VERIFIED = "verified", "Verified"
+        FAILING = "failing", "Verified, record missing"
+        EXPIRED = "expired", "Expired"
+        TAKEN = "taken", "Verified by another organization"
+
+    # A failing domain is still verified until its grace period ends.
+    VERIFIED_STATUSES = (Status.VERIFIED, Status.FAILING)
+    RECORD_PREFIX = "orgadmin-domain-verification="
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="claimed_domains"
+    )
+    domain = models.CharField(
+        max_length=253, help_text="Lowercase, punycode, no trailing dot."
+    )
+    verification_token = models.CharField(max_length=64)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+    created_at = models.DateTimeField(default=now)
+    verified_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    last_check_outcome = models.CharField(max_length=32, blank=True)
+    last_check_detail = models.TextField(blank=True)
+    failing_since = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["domain"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "domain"],
+                name="claimed_domain_once_per_organization",
+            ),
+            models.UniqueConstraint(
+                fields=["domain"],
+                condition=Q(status__in=["verified", "failing"]),
+                name="claimed_domain_one_verifier",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.domain
+
+    @property
+    def is_verified(self) -> bool:
+        return self.status in self.VERIFIED_STATUSES
+
+    @property
+    def record_host(self) -> str:
+        return self.domain
+
+    @property
+    def record_value(self) -> str:
+        return f"{self.RECORD_PREFIX}{self.verification_token}"
+
+
+class SSOConfiguration(models.Model):
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="sso_configuration"
+    )
+    idp_entity_id = models.CharField("IdP entity ID", max_length=1024, blank=True)
+    idp_sso_url = models.URLField("IdP sign-in URL", max_length=1024, blank=True)
+    idp_x509_certificates = models.TextField(
+        "IdP certificates", blank=True, help_text="PEM; several for a rotation."
+    )
+    idp_metadata_url = models.URLField("IdP metadata URL", max_length=1024, blank=True)
+    idp_metadata_xml = models.TextField("IdP metadata XML", blank=True)
+    enabled = models.BooleanField(default=False)
+    require_sso = models.BooleanField(
+        "require SSO",
+        default=False,
+        help_text="Claimed-domain people must sign in via the IdP.",
+    )
+    jit_provisioning = models.BooleanField(
+        "just-in-time provisioning",
+        default=True,
+        help_text="Create a member on first SSO sign-in.",
+    )
+    default_role = models.CharField(
+        max_length=10, choices=Member.Role.choices, default=Member.Role.MEMBER
+    )
+    created_at = models.DateTimeField(default=now)
+    updated_at = models.DateTimeField(default=now)
+
+    class Meta:
+        verbose_name = "SSO configuration"
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(default_role="owner"), name="sso_default_role_not_owner"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"SSO for {self.organization}"
+
+
+class ScimTokenQuerySet(models.QuerySet):
+    def usable(self) -> ScimTokenQuerySet:
+        return self.filter(revoked_at__isnull=True).filter(
+            Q(expires_at__isnull=True) | Q(expires_at__gt=now())
+        )
+
+
+class ScimToken(models.Model):
+    """A bearer token for the SCIM endpoint. Only the SHA-256 digest of the secret is kept."""
+
+    SECRET_PREFIX = "oa_scim_"
+    # How often last_used_at is written: not on every request.
+    LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="scim_tokens"
+    )
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(
+        max_length=16, help_text="The start of the token, to recognise it."
+    )
+    digest = models.CharField(max_length=64, unique=True, editable=False)
+    created_by = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    last_used_ip = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = ScimTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "SCIM token"
+
+    def __str__(self) -> str:
+        return self.label
+
+    @staticmethod
+    def digest_of(secret: str) -> str:
+        return hashlib.sha256(secret.encode()).hexdigest()
+
+    @property
+    def label(self) -> str:
+        return f'SCIM token "{self.name}" ({self.prefix})'
+
+    @property
+    def status(self) -> str:
+        if self.revoked_at:
+            return "revoked"
+        if self.expires_at and self.expires_at <= now():
+            return "expired"
+        return "active"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == "active"
+
+
+class ScimRequestLogQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> ScimRequestLogQuerySet:
+        return self.filter(organization=organization)
+
+
+class ScimRequestLog(models.Model):
+    """One SCIM request, for the provisioning health view. Bounded per organization."""
+
+    KEEP_PER_ORGANIZATION = 10_000
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="scim_requests"
+    )
+    token = models.ForeignKey(
+        ScimToken,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="requests",
+    )
+    created_at = models.DateTimeField(default=now)
+    method = models.CharField(max_length=10)
+    path = models.CharField(max_length=500)
+    status = models.PositiveSmallIntegerField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    # What the request did, for the health counts: created, updated, deactivated, deleted...
+    outcome = models.CharField(max_length=20, blank=True)
+    error_detail = models.TextField(blank=True)
+
+    objects = ScimRequestLogQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["organization", "-created_at"], name="scim_request_org_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.path} {self.status}"
+
+
+class AuditEventQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> AuditEventQuerySet:
+        return self.filter(organization=organization)
+
+
+class AuditEvent(models.Model):
+    """An append-only record of one write. Written only by orgadmin.audit.record_event."""
+
+    class ActorType(models.TextChoices):
+        USER = "user", "User"
+        SCIM_TOKEN = "scim_token", "SCIM token"
+        OPERATOR = "operator", "Operator"
+        SYSTEM = "system", "System"
+
+    organization = models.ForeignKey(
+        Organization,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="audit_events",
+    )
+    organization_slug = models.CharField(
+        max_length=60, blank=True, help_text="Kept when the organization is deleted."
+    )
+    created_at = models.DateTimeField(default=now, db_index=True)
+    actor_type = models.CharField(max_length=12, choices=ActorType.choices)
+    actor_user = models.ForeignKey(
+        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_token = models.ForeignKey(
+        ScimToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    actor_label = models.CharField(max_length=300)
+    action = models.CharField(max_length=64, db_index=True)
+    target_type = models.CharField(max_length=64, blank=True)
+    target_id = models.CharField(max_length=64, blank=True)
+    target_label = models.CharField(max_length=300, blank=True)
+    changes = models.JSONField(default=dict, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(fields=["organization", "-created_at"], name="audit_org_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} by {self.actor_label}"
