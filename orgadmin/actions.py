@@ -28,6 +28,7 @@ from orgadmin.errors import (
 from orgadmin.models import (
     ClaimedDomain,
     Member,
+    MemberEmail,
     Organization,
     ScimToken,
     SSOConfiguration,
@@ -156,7 +157,8 @@ def provision_member(
     if not user_name:
         raise InvalidValue("userName is required.", field="user_name")
     attributes["user_name"] = user_name
-    email = _identity_email(attributes)
+    emails = _clean_emails(attributes.pop("emails", None) or [])
+    email = _identity_email(emails, user_name)
     attributes["email"] = email
     with transaction.atomic():
         verified = organization.verified_domain_names()
@@ -184,12 +186,13 @@ def provision_member(
         _save_unique(
             member, f'A user with userName "{user_name}" or this externalId exists.'
         )
+        _replace_emails(member, emails)
         record_event(
             organization,
             actor=actor,
             action="member.provisioned",
             target=member,
-            changes=_public_changes(attributes),
+            changes=_public_changes({**attributes, "emails": emails}),
         )
     return member
 
@@ -208,15 +211,15 @@ def update_member(
         attributes["user_name"] = (attributes["user_name"] or "").strip()
         if not attributes["user_name"]:
             raise InvalidValue("userName cannot be empty.", field="user_name")
-    if "emails" in attributes or "user_name" in attributes:
-        merged = {
-            "emails": attributes.get("emails", member.emails),
-            "user_name": attributes.get("user_name", member.user_name),
-        }
-        attributes["email"] = _identity_email(merged)
+    new_emails = attributes.pop("emails", None)
     organization = member.organization
     with transaction.atomic():
         locked = Member.objects.select_for_update().get(pk=member.pk)
+        current_emails = [e.as_scim() for e in locked.email_addresses.all()]
+        emails = current_emails if new_emails is None else _clean_emails(new_emails)
+        if new_emails is not None or "user_name" in attributes:
+            user_name = attributes.get("user_name", locked.user_name)
+            attributes["email"] = _identity_email(emails, user_name)
         if (
             organization.restrict_to_claimed_domains
             and "email" in attributes
@@ -230,6 +233,9 @@ def update_member(
         if was_active and attributes.get("is_active") is False:
             _require_other_owner(locked)
         changes = _assign_changes(locked, attributes)
+        if emails != current_emails:
+            changes["emails"] = {"from": current_emails, "to": emails}
+            _replace_emails(locked, emails)
         action = "member.updated"
         if was_active != locked.is_active:
             action = "member.reactivated" if locked.is_active else "member.deactivated"
@@ -662,10 +668,10 @@ def _add_member(
         source=source,
         user_name=email,
         email=email,
-        emails=[{"value": email, "type": "work", "primary": True}],
         display_name=full_name or user.full_name,
     )
     _save_unique(member, f"{email} is already a member.")
+    _replace_emails(member, [{"value": email, "type": "work", "primary": True}])
     return member
 
 
@@ -680,13 +686,41 @@ def _account_for_email(
     return user
 
 
-def _identity_email(attributes: dict[str, Any]) -> str:
+def _clean_emails(emails: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Keep SCIM email objects with a value, in order, each with a boolean primary."""
+    cleaned = []
+    for item in emails:
+        if not isinstance(item, dict) or not str(item.get("value") or "").strip():
+            continue
+        email = {
+            "value": str(item["value"]).strip(),
+            "primary": item.get("primary") is True,
+        }
+        if item.get("type"):
+            email["type"] = str(item["type"])
+        if item.get("display"):
+            email["display"] = str(item["display"])
+        cleaned.append(email)
+    return cleaned
+
+
+def _replace_emails(member: Member, emails: list[dict[str, Any]]) -> None:
+    MemberEmail.objects.filter(member=member).delete()
+    MemberEmail.objects.bulk_create(
+        MemberEmail(
+            member=member,
+            value=email["value"],
+            type=email.get("type", ""),
+            primary=email["primary"],
+            display=email.get("display", ""),
+            position=position,
+        )
+        for position, email in enumerate(emails)
+    )
+
+
+def _identity_email(emails: list[dict[str, Any]], user_name: str) -> str:
     """The work email: the primary email, else the first work email, else the userName."""
-    emails = [
-        e
-        for e in attributes.get("emails") or []
-        if isinstance(e, dict) and e.get("value")
-    ]
     chosen = (
         next((e for e in emails if e.get("primary") is True), None)
         or next((e for e in emails if (e.get("type") or "").lower() == "work"), None)
@@ -694,7 +728,7 @@ def _identity_email(attributes: dict[str, Any]) -> str:
     )
     if chosen:
         return str(chosen["value"]).strip().lower()
-    user_name = (attributes.get("user_name") or "").strip().lower()
+    user_name = (user_name or "").strip().lower()
     return user_name if "@" in user_name else ""
 
 

@@ -13,6 +13,7 @@ from orgadmin.models import (
     AuditEvent,
     ClaimedDomain,
     Member,
+    MemberEmail,
     Organization,
     ScimRequestLog,
     ScimToken,
@@ -215,8 +216,18 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ("groups",)
 
 
+class MemberEmailInline(admin.TabularInline):
+    model = MemberEmail
+    fields = ("value", "type", "primary")
+    readonly_fields = fields
+    extra = 0
+    max_num = 0
+    can_delete = False
+
+
 @admin.register(Member)
 class MemberAdmin(ReadOnlyAdmin):
+    inlines = [MemberEmailInline]
     list_display = (
         "user_name",
         "organization",

@@ -178,12 +178,13 @@ class Member(models.Model):
     preferred_language = models.CharField(max_length=64, blank=True)
     locale = models.CharField(max_length=64, blank=True)
     timezone = models.CharField(max_length=64, blank=True)
-    # Multi-valued attributes kept as SCIM shapes: [{"value", "type", "primary"}, ...].
-    emails = models.JSONField(default=list, blank=True)
+    # Emails are rows of MemberEmail (filterable); these multi-valued attributes are kept
+    # as SCIM shapes: [{"value", "type", "primary"}, ...].
     phone_numbers = models.JSONField(default=list, blank=True)
     addresses = models.JSONField(default=list, blank=True)
     roles = models.JSONField(default=list, blank=True)
-    # The primary (or work) email, denormalized from `emails` for lookups and filters.
+    # The work email (primary, else first work, else first, else an email userName),
+    # computed by the actions whenever emails or userName change.
     email = models.CharField(max_length=254, blank=True, db_index=True)
     # Enterprise extension (urn:ietf:params:scim:schemas:extension:enterprise:2.0:User).
     employee_number = models.CharField(max_length=255, blank=True)
@@ -245,6 +246,34 @@ class Member(models.Model):
     @property
     def label(self) -> str:
         return self.display_name or self.email or self.user_name
+
+
+class MemberEmail(models.Model):
+    """One of a member's SCIM emails; rows rather than JSON so that filters can reach them."""
+
+    member = models.ForeignKey(
+        Member, on_delete=models.CASCADE, related_name="email_addresses"
+    )
+    value = models.CharField(max_length=254)
+    type = models.CharField(max_length=32, blank=True)
+    primary = models.BooleanField(default=False)
+    display = models.CharField(max_length=254, blank=True)
+    position = models.PositiveSmallIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "pk"]
+        indexes = [models.Index(Lower("value"), name="member_email_value_ci")]
+
+    def __str__(self) -> str:
+        return self.value
+
+    def as_scim(self) -> dict:
+        data = {"value": self.value, "primary": self.primary}
+        if self.type:
+            data["type"] = self.type
+        if self.display:
+            data["display"] = self.display
+        return data
 
 
 class TeamQuerySet(models.QuerySet):

@@ -265,3 +265,40 @@ def test_operator_verification_marks_other_pending_claims_taken(db):
     assert b.status == ClaimedDomain.Status.TAKEN
     with pytest.raises(DomainAlreadyClaimed):
         actions.mark_domain_verified(b, actor=SYSTEM)
+
+
+def test_member_emails_are_rows_and_the_work_email_follows_them(organization):
+    member = actions.provision_member(
+        organization,
+        attributes={
+            "user_name": "pat",
+            "emails": [
+                {"value": "pat.home@acme.example", "type": "home"},
+                {"value": "Pat@Acme.example", "type": "work", "primary": True},
+            ],
+        },
+        actor=SYSTEM,
+    )
+    assert member.email == "pat@acme.example"
+    assert [e.value for e in member.email_addresses.all()] == [
+        "pat.home@acme.example",
+        "Pat@Acme.example",
+    ]
+    actions.update_member(
+        member,
+        attributes={"emails": [{"value": "p@acme.example", "type": "work"}]},
+        actor=SYSTEM,
+    )
+    member.refresh_from_db()
+    assert member.email == "p@acme.example" and member.version == 2
+    event = AuditEvent.objects.first()
+    assert event.changes["emails"]["to"] == [
+        {"value": "p@acme.example", "type": "work", "primary": False}
+    ]
+    with pytest.raises(DomainNotVerified):
+        actions.update_member(
+            member,
+            attributes={"emails": [{"value": "p@gmail.com", "primary": True}]},
+            actor=SYSTEM,
+        )
+    assert member.email_addresses.get().value == "p@acme.example"
