@@ -1,0 +1,802 @@
+"""Compile SCIM filter expressions (RFC 7644 section 3.4.2.2) into Django queries.
+
+scim2-filter-parser's lexer and parser build the syntax tree; this module walks it with a
+strict attribute table, so an unknown attribute is an error rather than silently dropped
+(django-scim2's transpilers drop it, which turns `and` into a wider match). Three defects
+of the parser are corrected here: string values may contain escaped quotes, numbers may
+have more than one digit, and "and" binds tighter than "or" (the parser gives both the same
+precedence, so `a or b and c` would mean `(a or b) and c`).
+
+The compiled `Q` only ever narrows the queryset it is applied to, so a filter cannot reach
+another organization's rows whatever it says. Multi-valued attributes (emails, groups,
+members) become EXISTS subqueries: rows are never duplicated, counts stay exact and
+`not (emails co "x")` matches a member with no email at all.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.fields import CharField
+from django.db.models.functions import Lower, Right, StrIndex, Substr
+from django.db.models.lookups import (
+    Exact,
+    GreaterThan,
+    GreaterThanOrEqual,
+    LessThan,
+    LessThanOrEqual,
+)
+from django.utils.dateparse import parse_datetime
+from django_scim.constants import SchemaURI
+from scim2_filter_parser import ast
+from scim2_filter_parser.lexer import SCIMLexer
+from scim2_filter_parser.parser import SCIMParser
+
+from orgadmin.models import Member, MemberEmail, Team, TeamMembership
+
+MAX_FILTER_LENGTH = 2000
+MAX_COMPARISONS = 50
+# Deeper nesting than this is no real query; the limit also bounds the recursive walk.
+MAX_NESTING = 20
+
+
+class InvalidFilter(Exception):
+    """The filter cannot be applied; str() is a message for the client (400 invalidFilter)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def filter_members(queryset: QuerySet[Member], text: str) -> QuerySet[Member]:
+    """Narrow `queryset` (already one organization's members) by a SCIM User filter."""
+    return queryset.filter(_compile(text, _USER))
+
+
+def filter_teams(queryset: QuerySet[Team], text: str) -> QuerySet[Team]:
+    """Narrow `queryset` (already one organization's teams) by a SCIM Group filter."""
+    return queryset.filter(_compile(text, _GROUP))
+
+
+# ------------------------------------------------------------------------ attribute table
+
+
+class _Kind(enum.Enum):
+    TEXT = "string"  # caseExact false (RFC 7643): compared case-insensitively
+    EXACT_TEXT = "case-exact string"
+    BOOLEAN = "boolean"
+    DATETIME = "dateTime"
+    REFERENCE = "reference"  # a UUID (our SCIM ids): eq, ne and pr only
+    LIST = "multi-valued attribute"  # kept as JSON: only pr is cheap
+    COMPLEX = "complex attribute"  # "name": only pr, over its sub-attributes
+
+
+_OPERATORS_BY_KIND = {
+    _Kind.TEXT: {"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr"},
+    _Kind.EXACT_TEXT: {"eq", "ne", "co", "sw", "ew", "gt", "ge", "lt", "le", "pr"},
+    _Kind.BOOLEAN: {"eq", "ne", "pr"},
+    _Kind.DATETIME: {"eq", "ne", "gt", "ge", "lt", "le", "pr"},
+    _Kind.REFERENCE: {"eq", "ne", "pr"},
+    _Kind.LIST: {"pr"},
+    _Kind.COMPLEX: {"pr"},
+}
+_SORTABLE_KINDS = {_Kind.TEXT, _Kind.EXACT_TEXT, _Kind.BOOLEAN, _Kind.DATETIME}
+
+
+@dataclass(frozen=True)
+class _Attribute:
+    path: str  # the SCIM spelling, for messages
+    fields: tuple[str, ...]  # ORM paths; several only for a complex attribute
+    kind: _Kind
+    nullable: bool = False
+    enterprise: bool = False
+
+    @property
+    def field(self) -> str:
+        return self.fields[0]
+
+
+@dataclass(frozen=True)
+class _MultiValued:
+    """A multi-valued complex attribute stored as rows related to the resource."""
+
+    path: str
+    rows: Callable[[], QuerySet]
+    link: str  # the rows' foreign key to the resource
+    sub_attributes: dict[str, _Attribute]
+    # RFC 7644 3.4.2.2: `emails co "x"` filters on the "value" sub-attribute.
+    default: str = "value"
+
+    def exists(self, condition: Q) -> Q:
+        rows = self.rows().filter(**{self.link: OuterRef("pk")}).filter(condition)
+        return Q(Exists(rows))
+
+
+@dataclass(frozen=True)
+class _Resource:
+    name: str
+    urn: str
+    attributes: dict[str, _Attribute]
+    multi_valued: dict[str, _MultiValued]
+    # Attributes of the schema that exist but cannot be filtered on.
+    unfilterable: frozenset[str] = field(default_factory=frozenset)
+
+
+def _text(path: str, orm: str, **kwargs) -> _Attribute:
+    return _Attribute(path, (orm,), _Kind.TEXT, **kwargs)
+
+
+def _attributes(*items: _Attribute) -> dict[str, _Attribute]:
+    return {item.path.lower(): item for item in items}
+
+
+_EMAILS = _MultiValued(
+    path="emails",
+    rows=lambda: MemberEmail.objects.all(),
+    link="member",
+    sub_attributes=_attributes(
+        _text("value", "value"),
+        _text("type", "type"),
+        _text("display", "display"),
+        _Attribute("primary", ("primary",), _Kind.BOOLEAN),
+    ),
+)
+_GROUPS = _MultiValued(
+    path="groups",
+    rows=lambda: TeamMembership.objects.all(),
+    link="member",
+    sub_attributes=_attributes(
+        _Attribute("value", ("team__scim_id",), _Kind.REFERENCE),
+        _text("display", "team__display_name"),
+    ),
+)
+_MEMBERS = _MultiValued(
+    path="members",
+    rows=lambda: TeamMembership.objects.all(),
+    link="team",
+    sub_attributes=_attributes(
+        _Attribute("value", ("member__scim_id",), _Kind.REFERENCE),
+    ),
+)
+_NAME_FIELDS = (
+    "formatted_name",
+    "family_name",
+    "given_name",
+    "middle_name",
+    "honorific_prefix",
+    "honorific_suffix",
+)
+_COMMON_ATTRIBUTES = (
+    _Attribute("id", ("scim_id",), _Kind.REFERENCE),
+    _Attribute("externalId", ("external_id",), _Kind.EXACT_TEXT, nullable=True),
+    _Attribute("meta.created", ("created_at",), _Kind.DATETIME),
+    _Attribute("meta.lastModified", ("updated_at",), _Kind.DATETIME),
+)
+
+_USER = _Resource(
+    name="User",
+    urn=SchemaURI.USER,
+    attributes={
+        **_attributes(
+            *_COMMON_ATTRIBUTES,
+            _text("userName", "user_name"),
+            _Attribute("name", _NAME_FIELDS, _Kind.COMPLEX),
+            _text("name.formatted", "formatted_name"),
+            _text("name.familyName", "family_name"),
+            _text("name.givenName", "given_name"),
+            _text("name.middleName", "middle_name"),
+            _text("name.honorificPrefix", "honorific_prefix"),
+            _text("name.honorificSuffix", "honorific_suffix"),
+            _text("displayName", "display_name"),
+            _text("nickName", "nick_name"),
+            _text("title", "title"),
+            _text("userType", "user_type"),
+            _text("preferredLanguage", "preferred_language"),
+            _text("locale", "locale"),
+            _text("timezone", "timezone"),
+            _Attribute("active", ("is_active",), _Kind.BOOLEAN),
+            _Attribute("phoneNumbers", ("phone_numbers",), _Kind.LIST),
+            _Attribute("addresses", ("addresses",), _Kind.LIST),
+            _Attribute("roles", ("roles",), _Kind.LIST),
+            _text("employeeNumber", "employee_number", enterprise=True),
+            _text("costCenter", "cost_center", enterprise=True),
+            _text("organization", "organization_name", enterprise=True),
+            _text("division", "division", enterprise=True),
+            _text("department", "department", enterprise=True),
+            _Attribute(
+                "manager.value",
+                ("manager__scim_id",),
+                _Kind.REFERENCE,
+                nullable=True,
+                enterprise=True,
+            ),
+        ),
+        # Entra ID sends the manager as a bare id as well as an object.
+        "manager": _Attribute(
+            "manager",
+            ("manager__scim_id",),
+            _Kind.REFERENCE,
+            nullable=True,
+            enterprise=True,
+        ),
+    },
+    multi_valued={"emails": _EMAILS, "groups": _GROUPS},
+    unfilterable=frozenset(
+        {
+            "password",
+            "profileurl",
+            "ims",
+            "photos",
+            "entitlements",
+            "x509certificates",
+            "schemas",
+            "meta",
+            "meta.resourcetype",
+            "meta.location",
+            "meta.version",
+            "manager.displayname",
+            "manager.$ref",
+        }
+    ),
+)
+
+_GROUP = _Resource(
+    name="Group",
+    urn=SchemaURI.GROUP,
+    attributes=_attributes(
+        *_COMMON_ATTRIBUTES,
+        _text("displayName", "display_name"),
+    ),
+    multi_valued={"members": _MEMBERS},
+    unfilterable=frozenset(
+        {"schemas", "meta", "meta.resourcetype", "meta.location", "meta.version"}
+    ),
+)
+
+
+def _sortable(resource: _Resource, extra: dict[str, str]) -> dict[str, str]:
+    """Lowercased SCIM paths (also URN-qualified) to ORM fields, for sortBy."""
+    plain = {
+        key: attribute.field
+        for key, attribute in resource.attributes.items()
+        if attribute.kind in _SORTABLE_KINDS
+    }
+    plain.update(extra)
+    sortable = dict(plain)
+    for key, orm in plain.items():
+        attribute = resource.attributes.get(key)
+        urn = SchemaURI.ENTERPRISE_USER if attribute and attribute.enterprise else None
+        sortable[f"{(urn or resource.urn).lower()}:{key}"] = orm
+    return sortable
+
+
+SORTABLE_MEMBER_ATTRIBUTES: dict[str, str] = _sortable(
+    # RFC 7644 3.4.2.3: a multi-valued attribute sorts by its primary value.
+    _USER,
+    {"id": "scim_id", "emails": "email", "emails.value": "email"},
+)
+SORTABLE_TEAM_ATTRIBUTES: dict[str, str] = _sortable(_GROUP, {"id": "scim_id"})
+
+
+# -------------------------------------------------------------------- lexing and parsing
+
+
+class _QuotedString(str):
+    """A string value, as opposed to the bare words true, false, null and numbers."""
+
+
+class _FilterLexer(SCIMLexer):
+    tokens = SCIMLexer.tokens
+    ignore = " \t\r\n"
+
+    # JSON strings (RFC 7644 compValue), escaped quotes included; the base lexer stops
+    # at the first quote.
+    @_(r'"(?:[^"\\]|\\[\s\S])*"')  # noqa: F821
+    def COMP_VALUE(self, t):  # noqa: N802
+        t.value = _QuotedString(_decode_string(t.value))
+        return t
+
+    # JSON numbers; the base lexer takes a single digit.
+    @_(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")  # noqa: F821
+    def NUMBER(self, t):  # noqa: N802
+        return t
+
+    def error(self, t):
+        position = t.index + 1
+        if t.value[0] == '"':
+            raise InvalidFilter(f"The string at position {position} is not closed.")
+        raise InvalidFilter(
+            f"Unexpected character {t.value[0]!r} at position {position}."
+        )
+
+
+def _decode_string(quoted: str) -> str:
+    try:
+        return json.loads(quoted, strict=False)
+    except ValueError:
+        # Not valid JSON, e.g. "DOMAIN\user": keep backslashes that escape nothing.
+        return re.sub(r'\\(["\\/])', r"\1", quoted[1:-1])
+
+
+_COMPARISON_TOKENS = {"EQ", "NE", "CO", "SW", "EW", "PR", "GT", "GE", "LT", "LE"}
+
+
+def _parse(text: object) -> ast.Filter:
+    if not isinstance(text, str):
+        raise InvalidFilter("The filter must be a string.")
+    if not text.strip():
+        raise InvalidFilter("The filter is empty.")
+    if len(text) > MAX_FILTER_LENGTH:
+        raise InvalidFilter(
+            f"The filter is longer than {MAX_FILTER_LENGTH} characters."
+        )
+    tokens = list(_FilterLexer().tokenize(text))
+    _check_size(tokens)
+    reader = _TokenReader(tokens)
+    try:
+        tree = SCIMParser().parse(iter(reader))
+    except Exception as error:  # the parser raises SCIMParserError and others
+        raise InvalidFilter(reader.describe_failure()) from error
+    if not isinstance(tree, ast.Filter):
+        raise InvalidFilter(reader.describe_failure())
+    return tree
+
+
+def _check_size(tokens: list) -> None:
+    comparisons = sum(1 for token in tokens if token.type in _COMPARISON_TOKENS)
+    if comparisons > MAX_COMPARISONS:
+        raise InvalidFilter(
+            f"The filter has {comparisons} comparisons; at most {MAX_COMPARISONS} "
+            "are allowed."
+        )
+    depth = deepest = 0
+    for token in tokens:
+        if token.type in ("LPAREN", "LBRACKET"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif token.type in ("RPAREN", "RBRACKET"):
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise InvalidFilter(f"The filter nests deeper than {MAX_NESTING} levels.")
+    for token in tokens:
+        if isinstance(token.value, _QuotedString):
+            _check_storable(token.value)
+
+
+def _check_storable(value: str) -> None:
+    # Neither database accepts NUL in text, and a lone surrogate cannot be encoded.
+    if "\x00" in value:
+        raise InvalidFilter("A filter value cannot contain the NUL character.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidFilter("A filter value is not valid Unicode.") from None
+
+
+class _TokenReader:
+    """Feed tokens to the parser, remembering the last one to explain a syntax error."""
+
+    def __init__(self, tokens: list) -> None:
+        self.tokens = tokens
+        self.last = None
+        self.finished = False
+
+    def __iter__(self) -> Iterator:
+        for token in self.tokens:
+            self.last = token
+            yield token
+        self.finished = True
+
+    def describe_failure(self) -> str:
+        if self.finished or self.last is None:
+            return "The filter ends too early (an operand or a closing bracket is missing)."
+        return f"Unexpected {_show(self.last.value)} at position {self.last.index + 1}."
+
+
+def _show(value: object) -> str:
+    text = str(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return json.dumps(text) if isinstance(value, _QuotedString) else repr(text)
+
+
+# ------------------------------------------------------------------------------- compiler
+
+
+def _compile(text: object, resource: _Resource) -> Q:
+    tree = _parse(text)
+    try:
+        return _Compiler(resource).filter(tree, scope=None)
+    except RecursionError:  # bounded by MAX_NESTING; kept as a last guard
+        raise InvalidFilter("The filter is too complex.") from None
+
+
+class _Compiler:
+    """Turn a parsed filter into a Q for one resource type.
+
+    `scope` is None at the top level and the multi-valued attribute inside brackets
+    (`emails[...]`), where names are sub-attributes and conditions apply to one row.
+    """
+
+    def __init__(self, resource: _Resource) -> None:
+        self.resource = resource
+
+    def filter(self, node: ast.AST, scope: _MultiValued | None) -> Q:
+        if not isinstance(node, ast.Filter):
+            raise InvalidFilter("The filter could not be understood.")
+        if node.namespace is not None:
+            query = self.value_path(node, scope)
+        elif isinstance(node.expr, ast.LogExpr):
+            query = self.logical_chain(node, scope)
+        elif isinstance(node.expr, ast.Filter):
+            query = self.filter(node.expr, scope)
+        elif isinstance(node.expr, ast.AttrExpr):
+            query = self.comparison(node.expr, scope)
+        else:
+            raise InvalidFilter("The filter could not be understood.")
+        return ~query if node.negated else query
+
+    def logical_chain(self, node: ast.Filter, scope: _MultiValued | None) -> Q:
+        """Combine `a op b op c ...` with "and" before "or" (RFC 7644 3.4.2.2).
+
+        The parser nests an unbracketed chain left to right regardless of the
+        operators; brackets and not(...) appear as nested Filter nodes, so flattening
+        only the unbracketed chain and regrouping it restores the RFC precedence.
+        """
+        operands: list[ast.Filter] = []
+        operators: list[str] = []
+
+        def flatten(item: ast.AST) -> None:
+            if _is_chain(item):
+                flatten(item.expr.expr1)
+                operators.append(item.expr.op.lower())
+                flatten(item.expr.expr2)
+            else:
+                operands.append(item)
+
+        flatten(node)
+        alternatives: list[Q] = []
+        conjunction = self.filter(operands[0], scope)
+        for operator, operand in zip(operators, operands[1:], strict=True):
+            query = self.filter(operand, scope)
+            if operator == "and":
+                conjunction &= query
+            else:
+                alternatives.append(conjunction)
+                conjunction = query
+        alternatives.append(conjunction)
+        result = alternatives[0]
+        for alternative in alternatives[1:]:
+            result |= alternative
+        return result
+
+    def value_path(self, node: ast.Filter, scope: _MultiValued | None) -> Q:
+        """`emails[type eq "work" and value co "@x"]`: one row must meet the whole filter."""
+        multi_valued = self.multi_valued(node.namespace, scope)
+        if node.namespace.sub_attr is not None:
+            raise InvalidFilter(
+                f"{multi_valued.path}[...] cannot be followed by a sub-attribute here."
+            )
+        return multi_valued.exists(self.filter(node.expr, multi_valued))
+
+    def comparison(self, node: ast.AttrExpr, scope: _MultiValued | None) -> Q:
+        operator = node.value.lower()
+        path = node.attr_path
+        if isinstance(path.attr_name, ast.Filter):
+            # `emails[type eq "work"].value eq "x"`: the parser moved ".value" onto the
+            # bracket's attribute; the row must meet both the bracket and the comparison.
+            bracket = path.attr_name
+            if path.sub_attr is not None or path.uri is not None:
+                raise InvalidFilter("The filter could not be understood.")
+            multi_valued = self.multi_valued(bracket.namespace, scope)
+            sub_attribute = self.sub_attribute(multi_valued, bracket.namespace.sub_attr)
+            row_filter = self.filter(bracket.expr, multi_valued)
+            compared = _compare(sub_attribute, operator, node.comp_value)
+            return multi_valued.exists(row_filter & compared)
+        if scope is not None:
+            if path.uri is not None or path.sub_attr is not None:
+                raise InvalidFilter(
+                    f"Inside {scope.path}[...] use its sub-attributes, such as "
+                    f"{', '.join(scope.sub_attributes)}."
+                )
+            attribute = self.sub_attribute(scope, ast.SubAttr(path.attr_name))
+            return _compare(attribute, operator, node.comp_value)
+        name = path.attr_name.lower()
+        if name in self.resource.multi_valued:
+            multi_valued = self.multi_valued(path, scope)
+            attribute = self.sub_attribute(multi_valued, path.sub_attr)
+            return multi_valued.exists(_compare(attribute, operator, node.comp_value))
+        return _compare(self.attribute(path), operator, node.comp_value)
+
+    # -- attribute resolution
+
+    def attribute(self, path: ast.AttrPath) -> _Attribute:
+        key = _path_key(path)
+        attribute = self.resource.attributes.get(key)
+        if attribute is None:
+            name = path.attr_name.lower()
+            if key in self.resource.unfilterable or name in self.resource.unfilterable:
+                raise InvalidFilter(f'"{_spell(path)}" cannot be used in a filter.')
+            raise InvalidFilter(
+                f'"{_spell(path)}" is not an attribute of a {self.resource.name}.'
+            )
+        self.check_urn(path, attribute.enterprise)
+        return attribute
+
+    def multi_valued(
+        self, path: ast.AttrPath, scope: _MultiValued | None
+    ) -> _MultiValued:
+        if scope is not None:
+            raise InvalidFilter(f"Brackets cannot be nested inside {scope.path}[...].")
+        if not isinstance(path.attr_name, str):
+            raise InvalidFilter("The filter could not be understood.")
+        multi_valued = self.resource.multi_valued.get(path.attr_name.lower())
+        if multi_valued is None:
+            raise InvalidFilter(
+                f'"{_spell(path)}" is not a multi-valued attribute of a '
+                f"{self.resource.name}, so it cannot take [...]."
+            )
+        self.check_urn(path, enterprise=False)
+        return multi_valued
+
+    def sub_attribute(
+        self, multi_valued: _MultiValued, sub_attr: ast.SubAttr | None
+    ) -> _Attribute:
+        name = sub_attr.value if sub_attr is not None else multi_valued.default
+        attribute = multi_valued.sub_attributes.get(name.lower())
+        if attribute is None:
+            raise InvalidFilter(
+                f'"{multi_valued.path}.{name}" cannot be used in a filter; use '
+                + ", ".join(
+                    f"{multi_valued.path}.{n}" for n in multi_valued.sub_attributes
+                )
+                + "."
+            )
+        return attribute
+
+    def check_urn(self, path: ast.AttrPath, enterprise: bool) -> None:
+        if path.uri is None:
+            return
+        expected = SchemaURI.ENTERPRISE_USER if enterprise else self.resource.urn
+        if path.uri.lower() != expected.lower():
+            raise InvalidFilter(
+                f'"{_spell(path)}" is not an attribute of the schema {path.uri}.'
+            )
+
+
+def _is_chain(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Filter)
+        and isinstance(node.expr, ast.LogExpr)
+        and not node.negated
+        and node.namespace is None
+    )
+
+
+def _path_key(path: ast.AttrPath) -> str:
+    key = path.attr_name.lower()
+    if path.sub_attr is not None:
+        key += "." + path.sub_attr.value.lower()
+    return key
+
+
+def _spell(path: ast.AttrPath) -> str:
+    text = f"{path.uri}:" if path.uri else ""
+    text += str(path.attr_name)
+    if path.sub_attr is not None:
+        text += "." + path.sub_attr.value
+    return text[:100]
+
+
+# ----------------------------------------------------------------------------- comparisons
+
+
+@dataclass(frozen=True)
+class _Literal:
+    kind: str  # "string", "number", "boolean" or "null"
+    value: str | bool | None
+
+
+def _literal(comp_value: ast.CompValue | None) -> _Literal | None:
+    if comp_value is None:
+        return None
+    raw = comp_value.value
+    if isinstance(raw, _QuotedString):
+        return _Literal("string", str(raw))
+    if raw in ("true", "false"):
+        return _Literal("boolean", raw == "true")
+    if raw == "null":
+        return _Literal("null", None)
+    return _Literal("number", raw)
+
+
+def _compare(
+    attribute: _Attribute, operator: str, comp_value: ast.CompValue | None
+) -> Q:
+    if operator not in _OPERATORS_BY_KIND[attribute.kind]:
+        allowed = ", ".join(sorted(_OPERATORS_BY_KIND[attribute.kind]))
+        raise InvalidFilter(
+            f'The operator "{operator}" cannot be used with {attribute.path} '
+            f"(a {attribute.kind.value}; use {allowed})."
+        )
+    literal = _literal(comp_value)
+    if operator == "pr":
+        return _present(attribute)
+    assert literal is not None  # every operator but pr has a value (parser grammar)
+    if literal.kind == "null":
+        # `x eq null` asks for an absent value (RFC 7643 2.5: null is unassigned).
+        if operator == "eq":
+            return ~_present(attribute)
+        if operator == "ne":
+            return _present(attribute)
+        raise InvalidFilter(f'The operator "{operator}" cannot compare with null.')
+    if attribute.kind in (_Kind.TEXT, _Kind.EXACT_TEXT):
+        return _compare_text(attribute, operator, _text_value(attribute, literal))
+    if attribute.kind is _Kind.BOOLEAN:
+        wanted = _boolean_value(attribute, literal)
+        return Q(**{attribute.field: wanted if operator == "eq" else not wanted})
+    if attribute.kind is _Kind.DATETIME:
+        return _compare_datetime(attribute, operator, literal)
+    if attribute.kind is _Kind.REFERENCE:
+        return _compare_reference(attribute, operator, literal)
+    raise InvalidFilter(f"{attribute.path} cannot be compared.")
+
+
+def _present(attribute: _Attribute) -> Q:
+    """RFC 7644 3.4.2.2 "pr": the attribute has a non-empty, non-null value."""
+    if attribute.kind is _Kind.COMPLEX:
+        query = Q(pk__in=[])
+        for orm in attribute.fields:
+            query |= ~Q(**{orm: ""})
+        return query
+    if attribute.kind is _Kind.LIST:
+        return ~Q(**{attribute.field: []})
+    not_null = Q(**{f"{attribute.field}__isnull": False})
+    if attribute.kind in (_Kind.TEXT, _Kind.EXACT_TEXT):
+        return not_null & ~Q(**{attribute.field: ""})
+    return not_null
+
+
+def _text_value(attribute: _Attribute, literal: _Literal) -> str:
+    if literal.kind == "string":
+        return str(literal.value)
+    if literal.kind == "number":
+        # Lenient: `employeeNumber eq 1234` means the digits, which are unambiguous.
+        return str(literal.value)
+    raise InvalidFilter(
+        f"{attribute.path} is a string; compare it with a quoted value."
+    )
+
+
+_TEXT_LOOKUPS = {
+    "eq": "iexact",
+    "co": "icontains",
+    "sw": "istartswith",
+    "ew": "iendswith",
+}
+_EXACT_ORDERING_LOOKUPS = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}
+_ORDERING_LOOKUPS = {
+    "gt": GreaterThan,
+    "ge": GreaterThanOrEqual,
+    "lt": LessThan,
+    "le": LessThanOrEqual,
+}
+
+
+def _compare_text(attribute: _Attribute, operator: str, value: str) -> Q:
+    orm = attribute.field
+    if operator == "ne":
+        return ~_compare_text(attribute, "eq", value)
+    if attribute.kind is _Kind.TEXT:
+        if operator in _TEXT_LOOKUPS:
+            # Django escapes % and _ in these lookups, so they match literally.
+            return Q(**{f"{orm}__{_TEXT_LOOKUPS[operator]}": value})
+        lookup = _ORDERING_LOOKUPS[operator](Lower(F(orm)), value.lower())
+        return _guard_null(attribute, lookup)
+    # caseExact (RFC 7643: id, externalId). SQLite's LIKE ignores case, so the
+    # substring tests compare exactly with functions both databases evaluate the same.
+    if operator == "eq":
+        return Q(**{orm: value})
+    if operator in _ORDERING_LOOKUPS:
+        return Q(**{f"{orm}__{_EXACT_ORDERING_LOOKUPS[operator]}": value})
+    if value == "":
+        return Q(**{f"{orm}__isnull": False})
+    needle = Value(value, output_field=CharField())
+    if operator == "sw":
+        lookup = Exact(Substr(F(orm), 1, len(value)), needle)
+    elif operator == "ew":
+        lookup = Exact(Right(F(orm), len(value)), needle)
+    else:
+        lookup = GreaterThan(StrIndex(F(orm), needle), 0)
+    return _guard_null(attribute, lookup)
+
+
+def _guard_null(attribute: _Attribute, lookup) -> Q:
+    # A comparison on NULL is unknown, and NOT(unknown) is unknown too: the guard makes
+    # `not (externalId sw "a")` match members with no externalId, as it should.
+    if attribute.nullable:
+        return Q(**{f"{attribute.field}__isnull": False}) & Q(lookup)
+    return Q(lookup)
+
+
+def _boolean_value(attribute: _Attribute, literal: _Literal) -> bool:
+    if literal.kind == "boolean":
+        return bool(literal.value)
+    # Entra ID's non-compliant mode writes booleans as "True"/"False" strings.
+    if literal.kind == "string" and str(literal.value).lower() in ("true", "false"):
+        return str(literal.value).lower() == "true"
+    raise InvalidFilter(
+        f"{attribute.path} is a boolean; compare it with true or false, "
+        f"not {_show_literal(literal)}."
+    )
+
+
+def _compare_datetime(attribute: _Attribute, operator: str, literal: _Literal) -> Q:
+    start, end = _time_span(attribute, literal)
+    orm = attribute.field
+    # The value is compared at the precision it was written with, so a client sending
+    # back the second-precision meta.lastModified it was shown finds the resource.
+    if operator == "eq":
+        return Q(**{f"{orm}__gte": start, f"{orm}__lt": end})
+    if operator == "ne":
+        return ~Q(**{f"{orm}__gte": start, f"{orm}__lt": end})
+    if operator == "gt":
+        return Q(**{f"{orm}__gte": end})
+    if operator == "ge":
+        return Q(**{f"{orm}__gte": start})
+    if operator == "lt":
+        return Q(**{f"{orm}__lt": start})
+    return Q(**{f"{orm}__lt": end})  # le
+
+
+def _time_span(attribute: _Attribute, literal: _Literal) -> tuple[datetime, datetime]:
+    text = str(literal.value).strip() if literal.kind == "string" else ""
+    try:
+        moment = parse_datetime(text) if text else None
+    except ValueError:
+        moment = None
+    if moment is None:
+        raise InvalidFilter(
+            f"{attribute.path} is a dateTime; compare it with a quoted ISO 8601 value "
+            f'such as "2024-01-31T12:00:00Z", not {_show_literal(literal)}.'
+        )
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if "." in text or "," in text:
+        precision = timedelta(microseconds=1)
+    elif "T" in text.upper() or " " in text:
+        precision = timedelta(seconds=1)
+    else:
+        precision = timedelta(days=1)
+    return moment, moment + precision
+
+
+def _compare_reference(attribute: _Attribute, operator: str, literal: _Literal) -> Q:
+    if literal.kind != "string":
+        raise InvalidFilter(
+            f"{attribute.path} is an id; compare it with a quoted value, "
+            f"not {_show_literal(literal)}."
+        )
+    try:
+        wanted = uuid.UUID(str(literal.value).strip())
+    except ValueError:
+        # No resource has this id: nothing is equal to it.
+        equal = Q(pk__in=[])
+    else:
+        equal = Q(**{attribute.field: wanted})
+    return equal if operator == "eq" else ~equal
+
+
+def _show_literal(literal: _Literal) -> str:
+    if literal.kind == "string":
+        return _show(_QuotedString(str(literal.value)))
+    return (
+        str(literal.value).lower() if literal.kind == "boolean" else str(literal.value)
+    )
