@@ -51,6 +51,17 @@ def access_member(organization: Organization, member_id: int | str) -> Member:
     )
 
 
+def access_member_by_email(organization: Organization, email: str) -> Member:
+    member = (
+        Member.objects.for_organization(organization)
+        .filter(email__iexact=(email or "").strip())
+        .first()
+    )
+    if member is None:
+        raise Http404("No such member.")
+    return member
+
+
 def access_team(organization: Organization, team_id: int | str) -> Team:
     return _get(Team.objects.for_organization(organization), team_id)
 

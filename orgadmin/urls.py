@@ -3,9 +3,68 @@ from django.urls import include, path
 
 from orgadmin import views
 
+organization_patterns = [
+    path("", views.organization_general, name="organization-general"),
+    path("members/", views.member_list, name="member-list"),
+    path("members/invite/", views.member_invite, name="member-invite"),
+    path("members/<int:member_id>/", views.member_detail, name="member-detail"),
+    path("members/<int:member_id>/role/", views.member_role, name="member-role"),
+    path(
+        "members/<int:member_id>/profile/",
+        views.member_profile,
+        name="member-profile",
+    ),
+    path(
+        "members/<int:member_id>/deactivate/",
+        views.member_deactivate,
+        name="member-deactivate",
+    ),
+    path(
+        "members/<int:member_id>/reactivate/",
+        views.member_reactivate,
+        name="member-reactivate",
+    ),
+    path("teams/", views.team_list, name="team-list"),
+    path("teams/new/", views.team_create, name="team-create"),
+    path("teams/<int:team_id>/", views.team_detail, name="team-detail"),
+    path("teams/<int:team_id>/update/", views.team_update, name="team-update"),
+    path("teams/<int:team_id>/delete/", views.team_delete, name="team-delete"),
+    path("access-security/", views.access_security, name="access-security"),
+    path("access-security/domains/", views.domain_list, name="domain-list"),
+    path(
+        "access-security/domains/<int:domain_id>/check/",
+        views.domain_check,
+        name="domain-check",
+    ),
+    path(
+        "access-security/domains/<int:domain_id>/release/",
+        views.domain_release,
+        name="domain-release",
+    ),
+    path("access-security/sso/", views.sso_settings, name="sso-settings"),
+    path("access-security/scim/", views.scim_settings, name="scim-settings"),
+    path(
+        "access-security/scim/tokens/new/",
+        views.scim_token_create,
+        name="scim-token-create",
+    ),
+    path(
+        "access-security/scim/tokens/<int:token_id>/revoke/",
+        views.scim_token_revoke,
+        name="scim-token-revoke",
+    ),
+    path("access-security/audit-log/", views.audit_log, name="audit-log"),
+    path(
+        "access-security/audit-log.csv",
+        views.audit_log_export,
+        name="audit-log-export",
+    ),
+]
+
 app_patterns = (
     [
         path("", views.home, name="home"),
+        path("organizations/<slug:slug>/", include(organization_patterns)),
     ],
     "orgadmin",
 )
