@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import (
     AbstractBaseUser,
@@ -342,6 +342,24 @@ class TeamMembership(models.Model):
         return f"{self.member_id} in {self.team_id}"
 
 
+class CheckOutcome(models.TextChoices):
+    """What the last DNS lookup of a claimed domain's TXT record found."""
+
+    VERIFIED = "verified", "Record found"
+    NOT_FOUND = "not_found", "Record not found"
+    MISMATCH = "mismatch", "A different value found"
+    TRY_LATER = "try_later", "DNS did not answer; try later"
+
+
+class ClaimedDomainQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> ClaimedDomainQuerySet:
+        return self.filter(organization=organization)
+
+    def failing(self) -> ClaimedDomainQuerySet:
+        """Verified domains whose record has gone: still verified, owners warned."""
+        return self.filter(status=ClaimedDomain.Status.FAILING)
+
+
 class ClaimedDomain(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending verification"
@@ -353,6 +371,10 @@ class ClaimedDomain(models.Model):
     # A failing domain is still verified until its grace period ends.
     VERIFIED_STATUSES = (Status.VERIFIED, Status.FAILING)
     RECORD_PREFIX = "orgadmin-domain-verification="
+    # How long a pending claim is checked before it expires.
+    PENDING_PERIOD = timedelta(days=14)
+    # How long a verified domain may miss its record before it is unverified.
+    FAILING_GRACE_PERIOD = timedelta(days=7)
 
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="claimed_domains"
@@ -367,9 +389,18 @@ class ClaimedDomain(models.Model):
     created_at = models.DateTimeField(default=now)
     verified_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
-    last_check_outcome = models.CharField(max_length=32, blank=True)
+    last_check_outcome = models.CharField(
+        max_length=32, blank=True, choices=CheckOutcome.choices
+    )
     last_check_detail = models.TextField(blank=True)
     failing_since = models.DateTimeField(null=True, blank=True)
+    owners_warned_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When owners and admins were emailed about this failing period.",
+    )
+
+    objects = ClaimedDomainQuerySet.as_manager()
 
     class Meta:
         ordering = ["domain"]
@@ -399,6 +430,41 @@ class ClaimedDomain(models.Model):
     @property
     def record_value(self) -> str:
         return f"{self.RECORD_PREFIX}{self.verification_token}"
+
+    @property
+    def pending_until(self) -> datetime | None:
+        """When a pending claim expires unless its record is found before."""
+        if self.status != self.Status.PENDING:
+            return None
+        return self.created_at + self.PENDING_PERIOD
+
+    @property
+    def unverify_after(self) -> datetime | None:
+        """When a failing domain is unverified if its record is still missing."""
+        if self.status != self.Status.FAILING or self.failing_since is None:
+            return None
+        return self.failing_since + self.FAILING_GRACE_PERIOD
+
+    @property
+    def last_check_message(self) -> str:
+        """The last DNS check as a sentence for the organization's admins."""
+        detail = self.last_check_detail
+        host = self.record_host
+        if not self.last_check_outcome:
+            return "Not checked yet."
+        if self.last_check_outcome == CheckOutcome.VERIFIED:
+            return f"The verification record was found on {host}."
+        if self.last_check_outcome == CheckOutcome.NOT_FOUND:
+            message = f"No TXT record with the verification value was found on {host}"
+            return f"{message} ({detail})." if detail else f"{message}."
+        if self.last_check_outcome == CheckOutcome.MISMATCH:
+            return (
+                f"{host} has a different verification value: {detail}. "
+                "Replace it with the value shown here."
+            )
+        message = "DNS did not answer"
+        message = f"{message} ({detail})" if detail else message
+        return f"{message}; nothing changed, the check will be tried again."
 
 
 class SSOConfiguration(models.Model):
