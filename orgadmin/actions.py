@@ -1137,7 +1137,8 @@ def _save_unique(obj: Any, message: str) -> None:
             obj.save()
     except IntegrityError as error:
         raise AlreadyExists(message) from error
-    if isinstance(getattr(obj, "version", None), F):
+    # _touch sets F("version") + 1, a CombinedExpression rather than an F.
+    if hasattr(getattr(obj, "version", None), "resolve_expression"):
         obj.refresh_from_db(fields=["version"])
 
 
