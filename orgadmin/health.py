@@ -124,7 +124,8 @@ def _chart(
                 errors=errors,
             )
         )
-        if hour.hour == 0:
+        # A day label needs about 55 units; the last one would be cut off at the edge.
+        if hour.hour == 0 and x <= CHART_WIDTH - 55:
             ticks.append(Tick(x=x, label=hour.strftime("%a %-d %b")))
     return bars, ticks
 
