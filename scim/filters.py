@@ -262,25 +262,26 @@ _GROUP = _Resource(
 
 
 def _sortable(resource: _Resource, extra: dict[str, str]) -> dict[str, str]:
-    """Lowercased SCIM paths (also URN-qualified) to ORM fields, for sortBy."""
-    plain = {
-        key: attribute.field
-        for key, attribute in resource.attributes.items()
-        if attribute.kind in _SORTABLE_KINDS
-    }
-    plain.update(extra)
-    sortable = dict(plain)
-    for key, orm in plain.items():
-        attribute = resource.attributes.get(key)
-        urn = SchemaURI.ENTERPRISE_USER if attribute and attribute.enterprise else None
-        sortable[f"{(urn or resource.urn).lower()}:{key}"] = orm
+    """Lowercased SCIM paths to ORM fields, for sortBy.
+
+    Extension attributes are also keyed by their URN-qualified path, which RFC 7644
+    3.10 makes the full name; a core path's URN is the resource's own and callers strip it.
+    """
+    sortable = {}
+    for key, attribute in resource.attributes.items():
+        if attribute.kind not in _SORTABLE_KINDS:
+            continue
+        sortable[key] = attribute.field
+        if attribute.enterprise:
+            sortable[f"{SchemaURI.ENTERPRISE_USER.lower()}:{key}"] = attribute.field
+    sortable.update(extra)
     return sortable
 
 
+# RFC 7644 3.4.2.3: a multi-valued attribute sorts by its primary value, which is the
+# member's computed work email.
 SORTABLE_MEMBER_ATTRIBUTES: dict[str, str] = _sortable(
-    # RFC 7644 3.4.2.3: a multi-valued attribute sorts by its primary value.
-    _USER,
-    {"id": "scim_id", "emails": "email", "emails.value": "email"},
+    _USER, {"id": "scim_id", "emails": "email", "emails.value": "email"}
 )
 SORTABLE_TEAM_ATTRIBUTES: dict[str, str] = _sortable(_GROUP, {"id": "scim_id"})
 
@@ -337,8 +338,13 @@ def _parse(text: object) -> ast.Filter:
         raise InvalidFilter(
             f"The filter is longer than {MAX_FILTER_LENGTH} characters."
         )
-    tokens = list(_FilterLexer().tokenize(text))
-    _check_size(tokens)
+    try:
+        tokens = list(_FilterLexer().tokenize(text))
+    except InvalidFilter:
+        raise
+    except Exception as error:  # no input may turn into a server error
+        raise InvalidFilter("The filter could not be read.") from error
+    _check_tokens(tokens)
     reader = _TokenReader(tokens)
     try:
         tree = SCIMParser().parse(iter(reader))
@@ -349,7 +355,7 @@ def _parse(text: object) -> ast.Filter:
     return tree
 
 
-def _check_size(tokens: list) -> None:
+def _check_tokens(tokens: list) -> None:
     comparisons = sum(1 for token in tokens if token.type in _COMPARISON_TOKENS)
     if comparisons > MAX_COMPARISONS:
         raise InvalidFilter(
@@ -676,13 +682,13 @@ def _text_value(attribute: _Attribute, literal: _Literal) -> str:
 
 
 _TEXT_LOOKUPS = {
-    "eq": "iexact",
     "co": "icontains",
     "sw": "istartswith",
     "ew": "iendswith",
 }
 _EXACT_ORDERING_LOOKUPS = {"gt": "gt", "ge": "gte", "lt": "lt", "le": "lte"}
 _ORDERING_LOOKUPS = {
+    "eq": Exact,
     "gt": GreaterThan,
     "ge": GreaterThanOrEqual,
     "lt": LessThan,
@@ -698,17 +704,20 @@ def _compare_text(attribute: _Attribute, operator: str, value: str) -> Q:
         if operator in _TEXT_LOOKUPS:
             # Django escapes % and _ in these lookups, so they match literally.
             return Q(**{f"{orm}__{_TEXT_LOOKUPS[operator]}": value})
-        lookup = _ORDERING_LOOKUPS[operator](Lower(F(orm)), value.lower())
+        # eq and the orderings compare lowercased on both sides, in the database: the
+        # same case folding for column and value, and eq can use the Lower() indexes
+        # on userName and email values.
+        lookup = _ORDERING_LOOKUPS[operator](Lower(F(orm)), Lower(_string(value)))
         return _guard_null(attribute, lookup)
     # caseExact (RFC 7643: id, externalId). SQLite's LIKE ignores case, so the
     # substring tests compare exactly with functions both databases evaluate the same.
     if operator == "eq":
         return Q(**{orm: value})
-    if operator in _ORDERING_LOOKUPS:
+    if operator in _EXACT_ORDERING_LOOKUPS:
         return Q(**{f"{orm}__{_EXACT_ORDERING_LOOKUPS[operator]}": value})
     if value == "":
         return Q(**{f"{orm}__isnull": False})
-    needle = Value(value, output_field=CharField())
+    needle = _string(value)
     if operator == "sw":
         lookup = Exact(Substr(F(orm), 1, len(value)), needle)
     elif operator == "ew":
@@ -716,6 +725,10 @@ def _compare_text(attribute: _Attribute, operator: str, value: str) -> Q:
     else:
         lookup = GreaterThan(StrIndex(F(orm), needle), 0)
     return _guard_null(attribute, lookup)
+
+
+def _string(value: str) -> Value:
+    return Value(value, output_field=CharField())
 
 
 def _guard_null(attribute: _Attribute, lookup) -> Q:
