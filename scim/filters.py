@@ -573,7 +573,7 @@ class _Compiler:
         expected = SchemaURI.ENTERPRISE_USER if enterprise else self.resource.urn
         if path.uri.lower() != expected.lower():
             raise InvalidFilter(
-                f'"{_spell(path)}" is not an attribute of the schema {path.uri}.'
+                f'"{_spell(path)}" is not an attribute of the schema {path.uri[:100]}.'
             )
 
 

@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
+from django.conf import settings as django_settings
 from django.http import QueryDict
 
 from orgadmin import actions
@@ -464,6 +465,22 @@ def test_a_plus_sign_in_a_value_arrives_percent_encoded(organization):
     text = QueryDict("filter=userName+eq+%22first%2Blast%40acme.example%22")["filter"]
 
     assert members_matching(organization, text) == ["first+last@acme.example"]
+
+
+@pytest.mark.postgres
+@pytest.mark.skipif(
+    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
+    reason="SQLite folds the case of ASCII letters only",
+)
+def test_case_is_ignored_beyond_ascii_on_postgresql(organization):
+    provision(organization, "zoe@acme.example", display_name="Zoë Ångström")
+
+    assert members_matching(organization, 'displayName eq "ZOË ÅNGSTRÖM"') == [
+        "zoe@acme.example"
+    ]
+    assert members_matching(organization, 'displayName co "ångst"') == [
+        "zoe@acme.example"
+    ]
 
 
 # ----------------------------------------------------------------------- isolation
