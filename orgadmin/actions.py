@@ -456,11 +456,14 @@ def claim_domain(
     actor = as_actor(actor)
     name = domains.normalize_domain(domain)
     with transaction.atomic():
-        if ClaimedDomain.objects.filter(
+        existing = ClaimedDomain.objects.filter(
             organization=organization, domain=name
-        ).exists():
+        ).first()
+        if existing is not None:
             raise AlreadyExists(
-                f"{name} is already claimed by this organization.", field="domain"
+                f"{name} is already claimed by this organization "
+                f"({existing.get_status_display().lower()}).",
+                field="domain",
             )
         if ClaimedDomain.objects.filter(
             domain=name, status__in=ClaimedDomain.VERIFIED_STATUSES

@@ -1,5 +1,6 @@
 """Claiming a domain, and keeping it verified over time (the clock is passed as `now`)."""
 
+import socket
 from datetime import timedelta
 from io import StringIO
 
@@ -9,7 +10,7 @@ from django.utils import timezone
 
 from orgadmin import actions
 from orgadmin.domains import PUBLIC_EMAIL_DOMAINS, normalize_domain
-from orgadmin.errors import DomainAlreadyClaimed, DomainNotAllowed
+from orgadmin.errors import AlreadyExists, DomainAlreadyClaimed, DomainNotAllowed
 from orgadmin.models import AuditEvent, CheckOutcome, ClaimedDomain, Member
 from tests.dns_server import serving
 from tests.helpers import SYSTEM, make_member, make_organization
@@ -321,3 +322,44 @@ def test_verify_domains_command_reports_what_changed(organization, dns_responder
     ]
     event = AuditEvent.objects.get(action="domain.failing")
     assert event.actor_label == "Scheduled check (manage.py verify_domains)"
+
+
+def test_a_warning_that_could_not_be_sent_is_sent_on_the_next_check(
+    organization, dns_responder, mailoutbox, settings
+):
+    start = timezone.now()
+    claimed = verify_by_dns(organization, "widgets.example", dns_responder, now=start)
+    dns_responder.remove("widgets.example")
+    locmem = settings.EMAIL_BACKEND
+    # A real SMTP client against a bound port that does not listen: the mail server
+    # refuses the connection.
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    with socket.socket() as closed_port:
+        closed_port.bind(("127.0.0.1", 0))
+        settings.EMAIL_HOST = "127.0.0.1"
+        settings.EMAIL_PORT = closed_port.getsockname()[1]
+
+        actions.check_domain(claimed, actor=SYSTEM, now=start + DAY)
+
+    assert claimed.status == ClaimedDomain.Status.FAILING
+    assert claimed.owners_warned_at is None
+
+    settings.EMAIL_BACKEND = locmem
+    actions.check_domain(claimed, actor=SYSTEM, now=start + 2 * DAY)
+    actions.check_domain(claimed, actor=SYSTEM, now=start + 3 * DAY)
+    claimed.refresh_from_db()
+    assert claimed.owners_warned_at == start + 2 * DAY
+    assert [mail.to for mail in mailoutbox] == [["owner@acme.example"]]
+    assert status_events(claimed) == ["domain.verified", "domain.failing"]
+
+
+def test_claiming_a_domain_twice_says_where_the_first_claim_stands(organization):
+    actions.claim_domain(organization, domain="widgets.example", actor=SYSTEM)
+
+    with pytest.raises(AlreadyExists) as refused:
+        actions.claim_domain(organization, domain="WIDGETS.example.", actor=SYSTEM)
+
+    assert refused.value.message == (
+        "widgets.example is already claimed by this organization "
+        "(pending verification)."
+    )
