@@ -10,6 +10,8 @@ def _plain_http_in_tests(settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     settings.ORGADMIN_BASE_URL = "https://orgadmin.test"
+    # PBKDF2 costs about half a second per password set; tests need none of its strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
         **settings.STORAGES,
         "staticfiles": {
