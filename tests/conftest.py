@@ -1,6 +1,17 @@
 import pytest
+from django.conf import settings as django_settings
 
 from tests import helpers
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip tests marked `postgres` on SQLite, which serialises every write."""
+    if "postgresql" in django_settings.DATABASES["default"]["ENGINE"]:
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if item.get_closest_marker("postgres"):
+            item.add_marker(skip)
 
 
 @pytest.fixture(autouse=True)
