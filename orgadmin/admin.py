@@ -275,11 +275,15 @@ class ClaimedDomainAdmin(ReadOnlyAdmin):
         "last_checked_at",
         "last_check_outcome",
     )
-    list_filter = ("status",)
+    list_filter = ("status", "last_check_outcome")
     search_fields = ("domain", "organization__name", "organization__slug")
     list_select_related = ("organization",)
     exclude = ("verification_token",)
-    actions = ["mark_verified", "release"]
+    actions = ["check_now", "mark_verified", "release"]
+
+    @admin.action(description="Check the TXT record now")
+    def check_now(self, request, queryset):
+        run_for_each(self, request, queryset, actions.check_domain, "Checked")
 
     @admin.action(description="Mark verified (operator override)")
     def mark_verified(self, request, queryset):

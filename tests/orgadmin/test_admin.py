@@ -13,6 +13,7 @@ from orgadmin.models import (
     Team,
     User,
 )
+from tests.dns_server import serving
 from tests.helpers import SYSTEM, issue_token, make_member
 
 MODELS = [
@@ -169,3 +170,17 @@ def test_admin_member_deactivation_refuses_the_last_owner(
     assert "at least one active owner" in response.content.decode()
     owner.refresh_from_db()
     assert owner.is_active
+
+
+def test_admin_check_now_looks_up_dns_and_reports(populated, operator_client, settings):
+    claimed = actions.claim_domain(populated, domain="labs.acme.example", actor=SYSTEM)
+    with serving(settings) as responder:
+        responder.set_txt(claimed.domain, claimed.record_value)
+        response = operator_client.post(
+            reverse("admin:orgadmin_claimeddomain_changelist"),
+            {"action": "check_now", "_selected_action": [claimed.pk]},
+            follow=True,
+        )
+    assert "Checked: 1." in response.content.decode()
+    claimed.refresh_from_db()
+    assert claimed.status == "verified"
