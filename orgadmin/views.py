@@ -573,7 +573,7 @@ def audit_log(request, slug):
         tab="audit",
         filters=filters,
         page=page,
-        export_limit=AUDIT_EXPORT_LIMIT,
+        export_limit=f"{AUDIT_EXPORT_LIMIT:,}",
     )
 
 

@@ -11,22 +11,41 @@ from playwright.sync_api import Error as PlaywrightError
 
 from tests import helpers
 
-# Playwright's sync API keeps an event loop running in the test thread, which makes
-# Django refuse ORM calls from the test body without this.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
 CHROMIUM = (
     os.environ.get("CHROMIUM_PATH") or shutil.which("chromium") or "/usr/bin/chromium"
 )
 
 
 def pytest_collection_modifyitems(config, items):
+    """Mark the browser tests, skip them without Chromium, and run them last.
+
+    Playwright's event loop stays in the main thread until the session ends, and Django
+    refuses ORM calls beside a running loop: the other tests must come before it starts.
+    """
     missing = not Path(CHROMIUM).exists()
-    for item in items:
-        if "tests/browser/" in item.nodeid:
-            item.add_marker(pytest.mark.browser)
-            if missing:
-                item.add_marker(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}"))
+    browser_tests = [item for item in items if "tests/browser/" in item.nodeid]
+    for item in browser_tests:
+        item.add_marker(pytest.mark.browser)
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}"))
+    items[:] = [item for item in items if item not in browser_tests] + browser_tests
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _allow_orm_beside_playwright(django_db_setup):
+    """Let the test body use the ORM while Playwright's event loop runs in its thread.
+
+    Only for this package: the variable would otherwise leak into the rest of the run
+    (and `check --deploy` rightly refuses it). Depending on django_db_setup makes the
+    test database outlive Playwright, so it is torn down without the variable.
+    """
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    yield
+    if previous is None:
+        del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
+    else:
+        os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -270,3 +270,12 @@ def test_every_form_carries_a_csrf_token(owner_client, organization):
     ]:
         page = owner_client.get(url).content.decode()
         assert page.count('method="post"') <= page.count("csrfmiddlewaretoken"), url
+
+
+def test_password_reset_mails_a_link(client, owner, mailoutbox):
+    page = client.get("/accounts/login/").content.decode()
+    assert 'href="/accounts/password/reset/"' in page
+    response = client.post("/accounts/password/reset/", {"email": "owner@acme.example"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    assert "/accounts/password/reset/key/" in mailoutbox[0].body
