@@ -7,6 +7,7 @@ from playwright.sync_api import expect
 from orgadmin.models import ClaimedDomain, Member, ScimToken
 from tests import helpers
 from tests.browser.conftest import sign_in
+from tests.dns_server import serving
 
 
 def test_owner_generates_a_scim_token_sees_it_once_and_only_it_authenticates(
@@ -65,7 +66,9 @@ def test_plain_member_cannot_reach_access_security(page, site, screens):
         assert response.status == 404
 
 
-def test_admin_adds_a_domain_and_sees_its_txt_record(page, site, screens):
+def test_admin_adds_a_domain_sees_its_txt_record_and_checks_it(
+    page, site, screens, settings
+):
     base_url, organization = site
     sign_in(page, base_url, "owner@acme.example")
     page.goto(f"{base_url}/organizations/acme/access-security/")
@@ -88,6 +91,15 @@ def test_admin_adds_a_domain_and_sees_its_txt_record(page, site, screens):
     expect(section.get_by_text("Pending verification")).to_be_visible()
     expect(section.get_by_role("button", name="Copy TXT record value")).to_be_visible()
     screens("domains-tab")
+
+    with serving(settings) as dns_responder:
+        dns_responder.set_txt("example.org", claimed.record_value)
+        section.get_by_role("button", name="Check now").click()
+        section = page.get_by_test_id("domain-example.org")
+        expect(page.get_by_role("status")).to_contain_text(
+            "example.org: The verification record was found"
+        )
+        expect(section.get_by_text("Verified", exact=True)).to_be_visible()
 
 
 def test_members_page_filters_and_deactivates(page, site, screens):

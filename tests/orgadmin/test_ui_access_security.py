@@ -15,6 +15,7 @@ from orgadmin import actions, domains
 from orgadmin.errors import OrgAdminError
 from orgadmin.models import AuditEvent, ScimToken, SSOConfiguration
 from tests import helpers
+from tests.dns_server import serving
 from tests.helpers import PASSWORD
 
 SCIM = "/organizations/acme/access-security/scim/"
@@ -324,3 +325,48 @@ def test_audit_log_exports_the_filtered_events_as_csv(owner_client, organization
     assert [row[3] for row in rows[1:]] == ["member.added"]
     # A value that a spreadsheet would run as a formula is quoted.
     assert rows[1][6].startswith("'=")
+
+
+@pytest.fixture
+def dns_responder(settings):
+    with serving(settings) as responder:
+        yield responder
+
+
+def test_check_now_verifies_a_domain_and_says_so(
+    owner_client, organization, dns_responder
+):
+    owner_client.post(DOMAINS, {"domain": "widgets.example"})
+    claimed = organization.claimed_domains.get(domain="widgets.example")
+    dns_responder.set_txt("widgets.example", claimed.record_value)
+    response = owner_client.post(f"{DOMAINS}{claimed.pk}/check/", follow=True)
+    page = response.content.decode()
+    assert "The verification record was found on widgets.example." in page
+    claimed.refresh_from_db()
+    assert claimed.is_verified
+
+
+def test_check_now_explains_a_missing_record(owner_client, organization, dns_responder):
+    owner_client.post(DOMAINS, {"domain": "widgets.example"})
+    claimed = organization.claimed_domains.get(domain="widgets.example")
+    page = owner_client.post(f"{DOMAINS}{claimed.pk}/check/", follow=True)
+    assert "No TXT record with the verification value" in page.content.decode()
+    claimed.refresh_from_db()
+    assert claimed.status == "pending"
+
+
+def test_a_failing_domain_shows_a_banner_to_administrators_only(
+    client, owner_client, organization, dns_responder
+):
+    claimed = organization.claimed_domains.get(domain="acme.example")
+    actions.check_domain(claimed, actor=helpers.SYSTEM)
+    claimed.refresh_from_db()
+    assert claimed.status == "failing"
+    page = owner_client.get("/organizations/acme/members/").content.decode()
+    assert "acme.example is failing verification." in page
+    assert f"#domain-{claimed.pk}" in page
+    helpers.make_member(organization, "member@acme.example")
+    client.logout()
+    client.login(email="member@acme.example", password=PASSWORD)
+    page = client.get("/organizations/acme/members/").content.decode()
+    assert "failing verification" not in page
