@@ -63,34 +63,33 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-class MemberInline(admin.TabularInline):
+class ReadOnlyInline(admin.TabularInline):
+    """A list of an organization's rows, linking to each; changed only through actions."""
+
+    extra = 0
+    max_num = 0
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+
+class MemberInline(ReadOnlyInline):
     model = Member
     fields = ("user_name", "email", "role", "is_active", "source", "created_at")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
     ordering = ("user_name",)
 
-    def has_add_permission(self, request, obj=None):
-        return False
 
-
-class TeamInline(admin.TabularInline):
+class TeamInline(ReadOnlyInline):
     model = Team
     fields = ("display_name", "external_id", "is_scim_managed", "created_at")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class ClaimedDomainInline(admin.TabularInline):
+class ClaimedDomainInline(ReadOnlyInline):
     model = ClaimedDomain
     fields = (
         "domain",
@@ -99,17 +98,9 @@ class ClaimedDomainInline(admin.TabularInline):
         "last_checked_at",
         "last_check_outcome",
     )
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
-class ScimTokenInline(admin.TabularInline):
+class ScimTokenInline(ReadOnlyInline):
     model = ScimToken
     fields = (
         "name",
@@ -119,14 +110,6 @@ class ScimTokenInline(admin.TabularInline):
         "revoked_at",
         "last_used_at",
     )
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
-    show_change_link = True
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Organization)
@@ -216,13 +199,10 @@ class UserAdmin(DjangoUserAdmin):
     filter_horizontal = ("groups",)
 
 
-class MemberEmailInline(admin.TabularInline):
+class MemberEmailInline(ReadOnlyInline):
     model = MemberEmail
     fields = ("value", "type", "primary")
-    readonly_fields = fields
-    extra = 0
-    max_num = 0
-    can_delete = False
+    show_change_link = False
 
 
 @admin.register(Member)

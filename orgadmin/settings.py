@@ -45,6 +45,23 @@ ORGADMIN_BASE_URL = os.environ.get("ORGADMIN_BASE_URL", "http://127.0.0.1:8000")
 ORGADMIN_DNS_NAMESERVERS = env_list("ORGADMIN_DNS_NAMESERVERS")
 ORGADMIN_DNS_TIMEOUT = float(os.environ.get("ORGADMIN_DNS_TIMEOUT", "3"))
 
+# Requests per token and period ("N/s", "N/min", "N/hour"), or "" for no limit. Generous:
+# Entra ID treats 429 as a failed request, so this only stops a runaway client.
+SCIM_THROTTLE_RATE = os.environ.get("ORGADMIN_SCIM_THROTTLE_RATE", "6000/min").strip()
+if SCIM_THROTTLE_RATE:
+    _number, _, _period = SCIM_THROTTLE_RATE.partition("/")
+    if not _number.isdigit() or _period.strip().lower() not in {
+        "s",
+        "sec",
+        "m",
+        "min",
+        "h",
+        "hour",
+    }:
+        raise ImproperlyConfigured(
+            f"ORGADMIN_SCIM_THROTTLE_RATE={SCIM_THROTTLE_RATE!r}: use N/s, N/min or N/hour."
+        )
+
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS") or [ORGADMIN_BASE_URL]
 
 INSTALLED_APPS = [

@@ -15,8 +15,6 @@ from rest_framework.throttling import BaseThrottle
 
 from orgadmin.models import ScimToken
 
-DEFAULT_THROTTLE_RATE = "6000/min"
-
 
 class ScimTokenAuthentication(BaseAuthentication):
     """`Authorization: Bearer <token>`, looked up by its SHA-256 digest.
@@ -83,7 +81,7 @@ class ScimEnabledForOrganization(BasePermission):
 
 
 class ScimTokenThrottle(BaseThrottle):
-    """A fixed-window request budget per token (setting SCIM_THROTTLE_RATE, "N/period").
+    """A fixed-window request budget per token (ORGADMIN_SCIM_THROTTLE_RATE, "N/period").
 
     Generous by default: Entra ID does not rate-limit custom apps and treats 429 as a
     failure, so this only stops a runaway client.
@@ -92,7 +90,7 @@ class ScimTokenThrottle(BaseThrottle):
     PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
 
     def allow_request(self, request, view) -> bool:
-        rate = getattr(settings, "SCIM_THROTTLE_RATE", DEFAULT_THROTTLE_RATE)
+        rate = settings.SCIM_THROTTLE_RATE
         if not rate or request.auth is None:
             return True
         number, _, period = rate.partition("/")

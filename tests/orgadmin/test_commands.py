@@ -130,3 +130,16 @@ def test_settings_refuse_to_start_without_a_secret_key_in_production(tmp_path):
 
 def test_migrations_match_the_models(db):
     call_command("makemigrations", "--check", "--dry-run", stdout=StringIO())
+
+
+def test_settings_refuse_a_malformed_scim_throttle_rate():
+    env = {**os.environ, "DJANGO_DEBUG": "1", "ORGADMIN_SCIM_THROTTLE_RATE": "lots"}
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode != 0
+    assert "ORGADMIN_SCIM_THROTTLE_RATE='lots'" in result.stderr

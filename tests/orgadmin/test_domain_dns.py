@@ -3,7 +3,6 @@
 import threading
 
 import pytest
-from django.conf import settings as django_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.db import connection
 from django.utils import timezone
@@ -13,11 +12,6 @@ from orgadmin.dns import make_resolver
 from orgadmin.models import AuditEvent, CheckOutcome, ClaimedDomain
 from tests.dns_server import serving
 from tests.helpers import SYSTEM, make_organization
-
-on_postgres = pytest.mark.skipif(
-    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
-    reason="needs PostgreSQL: SQLite serialises every write",
-)
 
 
 @pytest.fixture
@@ -246,7 +240,6 @@ def run_at_once(calls):
 
 
 @pytest.mark.postgres
-@on_postgres
 def test_two_organizations_verifying_at_once_leave_one_winner(
     transactional_db, dns_responder
 ):

@@ -34,11 +34,6 @@ ACCESS_SECURITY_PAGES = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def owner_client(client, owner):
     client.login(email="owner@acme.example", password=PASSWORD)

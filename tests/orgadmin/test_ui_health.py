@@ -2,7 +2,6 @@
 
 from datetime import timedelta
 
-import pytest
 from django.utils import timezone
 
 from orgadmin import actions
@@ -10,11 +9,6 @@ from orgadmin.health import provisioning_health
 from orgadmin.models import ScimRequestLog
 from tests import helpers
 from tests.helpers import PASSWORD
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def log(organization, ago, *, status=200, outcome="", detail="", now=None):

@@ -15,11 +15,6 @@ MAX_QUERIES = 8
 MAX_SCIM_TAB_QUERIES = 11
 
 
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 @pytest.fixture
 def big_organization(organization):
     members = Member.objects.bulk_create(

@@ -5,7 +5,6 @@ import threading
 import uuid
 
 import pytest
-from django.conf import settings as django_settings
 from django.db import connection
 
 from orgadmin.models import Member, Team, TeamMembership
@@ -14,14 +13,7 @@ from tests.scim.conftest import ScimClient
 from tests.scim.test_groups import GROUP
 from tests.scim.test_users import PATCH_OP, USER
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.skipif(
-        "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
-        reason="needs PostgreSQL (set DATABASE_URL)",
-    ),
-    pytest.mark.django_db(transaction=True),
-]
+pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
 def in_parallel(*calls):

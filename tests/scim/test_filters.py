@@ -5,7 +5,6 @@ from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import pytest
-from django.conf import settings as django_settings
 from django.http import QueryDict
 
 from orgadmin import actions
@@ -30,12 +29,6 @@ BACKSLASH = "back\\slash@acme.example"
 EVERYONE = sorted([ADA, GRACE, LINUS, PERCENT, PLAIN, BACKSLASH])
 ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
 CORE_USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    # make_organization sets a password; PBKDF2 would dominate these data-heavy tests.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def provision(organization, user_name, **attributes):
@@ -467,11 +460,7 @@ def test_a_plus_sign_in_a_value_arrives_percent_encoded(organization):
     assert members_matching(organization, text) == ["first+last@acme.example"]
 
 
-@pytest.mark.postgres
-@pytest.mark.skipif(
-    "postgresql" not in django_settings.DATABASES["default"]["ENGINE"],
-    reason="SQLite folds the case of ASCII letters only",
-)
+@pytest.mark.postgres  # SQLite folds the case of ASCII letters only.
 def test_case_is_ignored_beyond_ascii_on_postgresql(organization):
     provision(organization, "zoe@acme.example", display_name="Zoë Ångström")
 
