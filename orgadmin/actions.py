@@ -1041,12 +1041,20 @@ def _require_verified_email(email: str, email_domain: str, verified: set[str]) -
             "send a work email or an email as userName.",
             field="email",
         )
-    if email_domain not in verified:
+    if email_domain in verified:
+        return
+    if domains.public_email_provider(email_domain):
         raise DomainNotVerified(
-            f'The email domain "{email_domain}" is not verified by this organization: '
-            f"claim and verify {email_domain} in Access Security > Domains first.",
+            f'"{email_domain}" is a public email provider, which no organization can '
+            "claim: send the person's work email on one of the organization's verified "
+            "domains.",
             field="email",
         )
+    raise DomainNotVerified(
+        f'The email domain "{email_domain}" is not verified by this organization: '
+        f"claim and verify {email_domain} in Access Security > Domains first.",
+        field="email",
+    )
 
 
 def _require_other_owner(member: Member) -> None:

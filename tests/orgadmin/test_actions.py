@@ -302,3 +302,11 @@ def test_member_emails_are_rows_and_the_work_email_follows_them(organization):
             actor=SYSTEM,
         )
     assert member.email_addresses.get().value == "p@acme.example"
+
+
+def test_provisioning_a_public_email_address_says_it_cannot_be_claimed(organization):
+    with pytest.raises(DomainNotVerified, match="public email provider") as refused:
+        actions.provision_member(
+            organization, attributes={"user_name": "pat@gmail.com"}, actor=SYSTEM
+        )
+    assert "claim and verify" not in refused.value.message
