@@ -539,11 +539,19 @@ def check_domain(
     )
     with transaction.atomic():
         locked = _lock_claim(claimed)
+        previous = locked.status
+        warned = locked.owners_warned_at is not None
         locked.last_checked_at = now
         locked.last_check_outcome = result.outcome
         locked.last_check_detail = result.detail
         _apply_check(locked, result.outcome, actor=actor, now=now)
     _warn_about_failing_domain(locked, now=now)
+    if (
+        warned
+        and previous == ClaimedDomain.Status.FAILING
+        and locked.status != previous
+    ):
+        _tell_about_ended_failure(locked)
     _copy_fields(locked, claimed)
     return claimed
 
@@ -802,6 +810,26 @@ def _warn_about_failing_domain(claimed: ClaimedDomain, *, now: datetime) -> None
         or claimed.owners_warned_at is not None
     ):
         return
+    if not _email_administrators(claimed, "domain_failing"):
+        return
+    ClaimedDomain.objects.filter(pk=claimed.pk, owners_warned_at__isnull=True).update(
+        owners_warned_at=now
+    )
+    claimed.owners_warned_at = now
+
+
+def _tell_about_ended_failure(claimed: ClaimedDomain) -> None:
+    """Tell the administrators who were warned how the failing period ended."""
+    template = (
+        "domain_unverified"
+        if claimed.status == ClaimedDomain.Status.EXPIRED
+        else "domain_restored"
+    )
+    _email_administrators(claimed, template)
+
+
+def _email_administrators(claimed: ClaimedDomain, template: str) -> bool:
+    """Email the organization's active owners and admins; False when sending failed."""
     organization = claimed.organization
     recipients = sorted(
         set(
@@ -812,28 +840,27 @@ def _warn_about_failing_domain(claimed: ClaimedDomain, *, now: datetime) -> None
             .values_list("user__email", flat=True)
         )
     )
-    if recipients:
-        context = {
-            "claimed": claimed,
-            "organization": organization,
-            "base_url": settings.ORGADMIN_BASE_URL,
-        }
-        subject = render_to_string("orgadmin/email/domain_failing_subject.txt", context)
-        body = render_to_string("orgadmin/email/domain_failing.txt", context)
-        try:
-            send_mail(" ".join(subject.split()), body, None, recipients)
-        except (smtplib.SMTPException, OSError):
-            logger.warning(
-                "Could not warn %s about failing domain %s; will retry.",
-                organization.slug,
-                claimed.domain,
-                exc_info=True,
-            )
-            return
-    ClaimedDomain.objects.filter(pk=claimed.pk, owners_warned_at__isnull=True).update(
-        owners_warned_at=now
-    )
-    claimed.owners_warned_at = now
+    if not recipients:
+        return True
+    context = {
+        "claimed": claimed,
+        "organization": organization,
+        "base_url": settings.ORGADMIN_BASE_URL,
+    }
+    subject = render_to_string(f"orgadmin/email/{template}_subject.txt", context)
+    body = render_to_string(f"orgadmin/email/{template}.txt", context)
+    try:
+        send_mail(" ".join(subject.split()), body, None, recipients)
+    except (smtplib.SMTPException, OSError):
+        logger.warning(
+            "Could not email %s about domain %s (%s).",
+            organization.slug,
+            claimed.domain,
+            template,
+            exc_info=True,
+        )
+        return False
+    return True
 
 
 # ------------------------------------------------------------------------------ SCIM tokens

@@ -202,6 +202,10 @@ def test_a_verified_domain_whose_record_goes_fails_for_7_days_then_is_unverified
     assert claimed.status == ClaimedDomain.Status.EXPIRED
     assert "widgets.example" not in organization.verified_domain_names()
     assert not ClaimedDomain.objects.failing().exists()
+    assert len(mailoutbox) == 2
+    assert mailoutbox[1].subject == "widgets.example is no longer verified"
+    assert sorted(mailoutbox[1].to) == ["admin@acme.example", "owner@acme.example"]
+    assert claimed.record_value in mailoutbox[1].body
     assert status_events(claimed) == [
         "domain.verified",
         "domain.failing",
@@ -232,7 +236,11 @@ def test_a_record_back_within_the_window_ends_the_failing_period(
     claimed.refresh_from_db()
     assert claimed.status == ClaimedDomain.Status.FAILING
     assert claimed.failing_since == start + 7 * DAY
-    assert len(mailoutbox) == 2
+    assert [mail.subject for mail in mailoutbox] == [
+        "widgets.example: its domain verification record is missing",
+        "widgets.example is verified again",
+        "widgets.example: its domain verification record is missing",
+    ]
     assert status_events(claimed) == [
         "domain.verified",
         "domain.failing",
