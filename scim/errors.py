@@ -79,6 +79,10 @@ class PreconditionFailed(ScimError):
     default_detail = "The resource has changed: its version does not match If-Match."
 
 
+class LengthRequired(ScimError):
+    status_code = 411
+
+
 class PayloadTooLarge(ScimError):
     status_code = 413
 

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import io
 import json
+from typing import Any
 
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from scim.errors import PayloadTooLarge
+from scim.errors import InvalidValue, LengthRequired, PayloadTooLarge
 
 # Large enough for a group PUT of ~20,000 members; stated in /ServiceProviderConfig.
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
+# Deeper than any SCIM document; json.loads would otherwise hit the recursion limit.
+MAX_NESTING = 32
 
 
 class ScimJSONParser(BaseParser):
@@ -29,10 +33,68 @@ class ScimJSONParser(BaseParser):
         if not raw.strip():
             return {}
         try:
-            return json.loads(raw.decode("utf-8"))
+            data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, ValueError) as error:
             raise ParseError(str(error)) from None
+        except RecursionError:
+            raise ParseError("The JSON is nested too deeply.") from None
+        check_strings(data)
+        return data
 
 
 class PlainJSONParser(ScimJSONParser):
     media_type = "application/json"
+
+
+def load_body_without_length(request) -> None:
+    """Make a chunked body (no Content-Length) readable, bounded like any other.
+
+    Django reads no body without Content-Length, so the request would look empty and
+    be refused for a misleading reason. The body is read here only when the server
+    delivers it de-chunked and terminated (PEP 3333 `wsgi.input_terminated`, as
+    gunicorn does); otherwise the client is asked for a Content-Length.
+    """
+    meta = request.META
+    if (
+        meta.get("CONTENT_LENGTH")
+        or "chunked" not in str(meta.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    ):
+        return
+    if not meta.get("wsgi.input_terminated"):
+        raise LengthRequired("Send the request body with a Content-Length header.")
+    raw = meta["wsgi.input"].read(MAX_PAYLOAD_BYTES + 1)
+    if len(raw) > MAX_PAYLOAD_BYTES:
+        raise PayloadTooLarge(
+            f"The request body is larger than {MAX_PAYLOAD_BYTES} bytes."
+        )
+    request._stream = io.BytesIO(raw)  # where DRF's Request reads the body from
+
+
+def check_strings(data: Any) -> None:
+    """Refuse what no column can store: NUL characters (PostgreSQL rejects them) and
+    lone surrogates such as "\\ud800" (not encodable as UTF-8), in keys or values."""
+    pending = [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if depth > MAX_NESTING:
+            raise ParseError(f"The JSON is nested deeper than {MAX_NESTING} levels.")
+        if isinstance(value, str):
+            _check_string(value)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                _check_string(key)
+                pending.append((item, depth + 1))
+        elif isinstance(value, list):
+            pending.extend((item, depth + 1) for item in value)
+
+
+def _check_string(text: str) -> None:
+    if "\x00" in text:
+        raise InvalidValue("Strings cannot contain the NUL character (\\u0000).")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidValue(
+            "Strings must be valid Unicode: a lone surrogate such as \\ud800 "
+            "cannot be stored."
+        ) from None

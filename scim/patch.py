@@ -143,6 +143,10 @@ def apply_operations(
     for operation in operations:
         if operation.path is None:
             _apply_pathless(document, operation, schema, members)
+        elif schema.extension_urn and (
+            operation.path.lower() == schema.extension_urn.lower()
+        ):
+            _apply_extension(document, operation, schema, members)
         else:
             target = parse_path(operation.path, schema)
             if target is not None:
@@ -174,6 +178,9 @@ def parse_path(path: str, schema: ResourceSchema) -> Target | None:
             namespace, attribute = found
     if attribute is None:
         return None
+    if attribute.read_only:
+        # RFC 7644 section 3.5.2: id, meta (and meta.created...) and groups.
+        raise Mutability(f"{attribute.name} is read-only.")
     sub = None
     if match["sub"]:
         sub = attribute.canonical_sub(match["sub"])
@@ -203,14 +210,32 @@ def _apply_pathless(
         if key.lower() in _IGNORED_VALUE_KEYS:
             continue
         if schema.extension_urn and key.lower() == schema.extension_urn.lower():
-            if not isinstance(value, dict):
-                raise InvalidValue(f"{schema.extension_urn} must be an object.")
-            for sub_key, sub_value in value.items():
-                target = parse_path(f"{schema.extension_urn}:{sub_key}", schema)
-                if target is not None:
-                    _apply(document, operation.op, target, sub_value, members)
+            _apply_extension(
+                document, Operation(operation.op, key, value), schema, members
+            )
             continue
         target = parse_path(key, schema)
+        if target is not None:
+            _apply(document, operation.op, target, value, members)
+
+
+def _apply_extension(
+    document: dict, operation: Operation, schema: ResourceSchema, members
+) -> None:
+    """The whole extension as the path (or a path-less key): its attributes one by one;
+    remove clears them all. scim2-tester and some clients send this shape."""
+    urn = schema.extension_urn
+    if operation.op == "remove":
+        if operation.value is not None:
+            raise InvalidValue(f"Remove {urn} without a value, or name its attributes.")
+        document.pop(urn, None)
+        return
+    if not isinstance(operation.value, dict):
+        raise InvalidValue(f"{urn} must be an object.")
+    for key, value in operation.value.items():
+        if str(key).lower() in _IGNORED_VALUE_KEYS:
+            continue
+        target = parse_path(f"{urn}:{key}", schema)
         if target is not None:
             _apply(document, operation.op, target, value, members)
 
@@ -236,6 +261,11 @@ def _apply(
     elif target.sub is not None:
         raise InvalidPath(f'"{attribute.name}" has no sub-attributes.')
     elif op == "remove":
+        if attribute.name == "active":
+            # A member is active or not; "unassigned" would have no meaning.
+            raise InvalidValue(
+                "active cannot be removed; replace it with false to deactivate."
+            )
         container.pop(attribute.name, None)
     else:
         container[attribute.name] = value

@@ -78,12 +78,37 @@ def schema_document(urn: str) -> dict[str, Any]:
     ]
     if urn != ENTERPRISE_SCHEMA:
         schema["attributes"] = copy.deepcopy(_COMMON_ATTRIBUTES) + schema["attributes"]
+    if urn == GROUP_SCHEMA:
+        _describe_group_as_served(schema)
     schema["schemas"] = ["urn:ietf:params:scim:schemas:core:2.0:Schema"]
     schema["meta"] = {
         "resourceType": "Schema",
         "location": f"{scim_base_url()}/Schemas/{urn}",
     }
     return schema
+
+
+def _describe_group_as_served(schema: dict[str, Any]) -> None:
+    """RFC 7643 section 4.2 calls displayName REQUIRED (a team needs a name), though
+    its section 8.7.1 file says otherwise; and each member is returned with a
+    "display" label, which the bundled file does not list."""
+    for attribute in schema["attributes"]:
+        if attribute["name"] == "displayName":
+            attribute["required"] = True
+        if attribute["name"] == "members":
+            attribute["subAttributes"].append(
+                {
+                    "name": "display",
+                    "type": "string",
+                    "multiValued": False,
+                    "description": "The member's displayName, else its userName.",
+                    "required": False,
+                    "caseExact": False,
+                    "mutability": "readOnly",
+                    "returned": "default",
+                    "uniqueness": "none",
+                }
+            )
 
 
 def schema_documents() -> dict[str, dict[str, Any]]:

@@ -7,6 +7,7 @@ application/scim+json. Every request that reached an organization is logged.
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -33,7 +34,7 @@ from scim.errors import (
     PreconditionFailed,
     scim_exception_handler,
 )
-from scim.parsers import PlainJSONParser, ScimJSONParser
+from scim.parsers import PlainJSONParser, ScimJSONParser, load_body_without_length
 from scim.patch import MemberChanges, apply_operations, parse_operations
 from scim.renderers import AlwaysScimNegotiation, ScimJSONRenderer
 from scim.request_log import loggable_path, record_request
@@ -98,6 +99,10 @@ class ScimView(APIView):
     def perform_authentication(self, request):
         super().perform_authentication(request)
         self.token = request.auth
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        load_body_without_length(request)
 
     @property
     def organization(self):
@@ -169,13 +174,20 @@ class ListParameters:
         )
 
 
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
+
+
 def _integer(value: Any, name: str, default: int) -> int:
-    if value in (None, ""):
+    """An integer from a query string or a .search body; 1.5, true or "x" are refused."""
+    if value is None or value == "":
         return default
-    try:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
         return int(value)
-    except (TypeError, ValueError):
-        raise InvalidValue(f"{name} must be an integer.") from None
+    raise InvalidValue(f"{name} must be an integer, not {str(value)[:40]!r}.")
 
 
 def _ordering(sort_by: Any, sort_order: Any, sortable: dict, schema_urn: str) -> list:
@@ -208,7 +220,9 @@ class MemberListing(ScimView):
         total = queryset.count()
         offset = parameters.start_index - 1
         page = []
-        if parameters.count:
+        # An offset past the end is an empty page, never a query: a huge startIndex
+        # would overflow the database's integer.
+        if parameters.count and offset < total:
             page = list(
                 queryset.select_related("manager").order_by(*parameters.ordering)[
                     offset : offset + parameters.count
@@ -251,7 +265,7 @@ class TeamListing(ScimView):
         total = queryset.count()
         offset = parameters.start_index - 1
         page = []
-        if parameters.count:
+        if parameters.count and offset < total:
             page = list(
                 queryset.order_by(*parameters.ordering)[
                     offset : offset + parameters.count
@@ -310,14 +324,14 @@ class UserSearchView(MemberListing):
 
 
 class UserDetailView(UserListView):
+    # POST is the list's; leaving it out keeps it out of the Allow header of a 405.
+    http_method_names = ["get", "put", "patch", "delete", "head", "options"]
+
     def get(self, request, scim_id):
         member = access.scim_member(self.organization, scim_id)
         if self.not_modified(member.version):
             return Response(status=304, headers={"ETag": etag(member.version)})
         return self.member_response(member)
-
-    def post(self, request, scim_id):
-        return self.http_method_not_allowed(request)
 
     def put(self, request, scim_id):
         data = require_schema(request.data, USER_SCHEMA)
@@ -405,14 +419,13 @@ class GroupSearchView(TeamListing):
 
 
 class GroupDetailView(GroupListView):
+    http_method_names = ["get", "put", "patch", "delete", "head", "options"]
+
     def get(self, request, scim_id):
         team = access.scim_team(self.organization, scim_id)
         if self.not_modified(team.version):
             return Response(status=304, headers={"ETag": etag(team.version)})
         return self.team_response(team)
-
-    def post(self, request, scim_id):
-        return self.http_method_not_allowed(request)
 
     def put(self, request, scim_id):
         data = canonical_document(require_schema(request.data, GROUP_SCHEMA), GROUP)

@@ -1,5 +1,7 @@
 import pytest
 from django.core.cache import cache
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
 from django.test import Client
 
 from tests import helpers
@@ -69,3 +71,14 @@ def other_organization(db):
 @pytest.fixture
 def other_scim(other_organization):
     return ScimClient(helpers.issue_token(other_organization))
+
+
+@pytest.fixture
+def keep_the_test_connection():
+    """For tests that call the WSGI application directly, as Django's test Client does:
+    a request must not close the connection that holds the test's transaction."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    yield
+    request_started.connect(close_old_connections)
+    request_finished.connect(close_old_connections)
