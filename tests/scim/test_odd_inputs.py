@@ -286,3 +286,18 @@ def test_group_schema_states_what_the_endpoint_enforces_and_returns(scim):
     members = {s["name"]: s for s in attributes["members"]["subAttributes"]}
     assert members["display"]["mutability"] == "readOnly"
     assert_error(scim.post("Groups", {"schemas": [GROUP]}), 400, "invalidValue")
+
+
+def test_the_request_log_keeps_no_token_password_or_body(scim, organization):
+    from orgadmin.models import ScimRequestLog
+
+    password = "Sup3r-s3cret-pa55word"
+    scim.post("Users", user(password=password, title=5))
+    scim.post("Users", user(password=password))
+    scim.get(f"Users?filter=userName+eq+%22x%22&token={scim.secret}")
+    rows = list(ScimRequestLog.objects.for_organization(organization))
+    assert [r.status for r in sorted(rows, key=lambda r: r.pk)] == [400, 201, 200]
+    for row in rows:
+        text = f"{row.path} {row.error_detail}"
+        assert password not in text and scim.secret not in text
+        assert "pat@acme.example" not in row.error_detail
