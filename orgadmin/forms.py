@@ -12,8 +12,10 @@ from cryptography.hazmat.primitives.serialization import Encoding
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Q
+from django.http import Http404
 from django.utils import timezone
 
+from orgadmin.access import access_member_by_email
 from orgadmin.errors import OrgAdminError
 from orgadmin.models import Member
 
@@ -26,10 +28,38 @@ def add_action_error(form: forms.Form, error: OrgAdminError) -> None:
     form.add_error(error.field if error.field in form.fields else None, error.message)
 
 
+class ActionForm(forms.Form):
+    """A form whose valid data goes to one action; the action's refusal is a form error.
+
+    Views then read `if form.submit(action, obj, actor=...):` and stay a few lines long.
+    """
+
+    result = None
+
+    def submit(self, action, *args, **kwargs) -> bool:
+        """Validate, then call `action(*args, **self.action_kwargs(), **kwargs)`."""
+        if not self.is_valid():
+            return False
+        try:
+            self.result = action(*args, **self.action_kwargs(), **kwargs)
+        except OrgAdminError as error:
+            add_action_error(self, error)
+            return False
+        return True
+
+    def action_kwargs(self) -> dict:
+        return self.cleaned_data
+
+    @classmethod
+    def initial_from(cls, obj) -> dict:
+        """The form's fields, read from a model instance."""
+        return {name: getattr(obj, name) for name in cls.base_fields}
+
+
 # --------------------------------------------------------------------------- organization
 
 
-class OrganizationForm(forms.Form):
+class OrganizationForm(ActionForm):
     name = forms.CharField(max_length=200)
     restrict_to_claimed_domains = forms.BooleanField(
         label="Only accept people on verified domains",
@@ -87,7 +117,7 @@ def _roles_for(me: Member) -> list[tuple[str, str]]:
     return [c for c in Member.Role.choices if c[0] != Member.Role.OWNER]
 
 
-class MemberInviteForm(forms.Form):
+class MemberInviteForm(ActionForm):
     email = forms.EmailField()
     full_name = forms.CharField(label="Name", max_length=200, required=False)
     role = forms.ChoiceField(choices=Member.Role.choices, initial=Member.Role.MEMBER)
@@ -97,7 +127,7 @@ class MemberInviteForm(forms.Form):
         self.fields["role"].choices = _roles_for(me)
 
 
-class MemberRoleForm(forms.Form):
+class MemberRoleForm(ActionForm):
     role = forms.ChoiceField(choices=Member.Role.choices)
 
     def __init__(self, *args, me: Member, member: Member | None = None, **kwargs):
@@ -117,8 +147,11 @@ class MemberRoleForm(forms.Form):
         return role
 
 
-class MemberProfileForm(forms.Form):
+class MemberProfileForm(ActionForm):
     """Directory fields an admin may edit for people who did not arrive by SCIM."""
+
+    def action_kwargs(self) -> dict:
+        return {"attributes": self.cleaned_data}
 
     display_name = forms.CharField(label="Name", max_length=255, required=False)
     title = forms.CharField(label="Job title", max_length=255, required=False)
@@ -128,20 +161,38 @@ class MemberProfileForm(forms.Form):
 # ---------------------------------------------------------------------------------- teams
 
 
-class TeamForm(forms.Form):
+class TeamForm(ActionForm):
     display_name = forms.CharField(label="Team name", max_length=255)
 
 
-class TeamMemberAddForm(forms.Form):
+class TeamMemberAddForm(ActionForm):
     email = forms.EmailField(
         label="Member's email", help_text="Someone already in the organization."
     )
+
+    def __init__(self, *args, organization=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.organization = organization
+        self.member = None
+
+    def clean_email(self):
+        email = self.cleaned_data["email"]
+        try:
+            self.member = access_member_by_email(self.organization, email)
+        except Http404:
+            raise ValidationError(
+                f"{email} is not a member of this organization: invite them first."
+            ) from None
+        return email
+
+    def action_kwargs(self) -> dict:
+        return {"member_ids": [self.member.pk]}
 
 
 # -------------------------------------------------------------------------------- domains
 
 
-class DomainForm(forms.Form):
+class DomainForm(ActionForm):
     domain = forms.CharField(
         max_length=300,
         help_text="Your company's email domain, such as example.com.",
@@ -183,7 +234,7 @@ def parse_certificates(text: str) -> list[x509.Certificate]:
     return certificates
 
 
-class SSOConfigurationForm(forms.Form):
+class SSOConfigurationForm(ActionForm):
     idp_entity_id = forms.CharField(
         label="IdP entity ID (Issuer)",
         max_length=1024,
@@ -254,7 +305,7 @@ class SSOConfigurationForm(forms.Form):
 # ----------------------------------------------------------------------------- SCIM tokens
 
 
-class ScimTokenForm(forms.Form):
+class ScimTokenForm(ActionForm):
     name = forms.CharField(
         max_length=100,
         help_text="Where it is used, such as Entra ID production.",

@@ -1,4 +1,5 @@
-"""Provisioning health for the SCIM tab, read from ScimRequestLog and the tokens.
+"""Provisioning health for the SCIM tab, read from ScimRequestLog and the tokens, and
+the organization's setup progress (domain, then SSO, then SCIM) for the next-step hints.
 
 Read-only: a handful of aggregate queries whatever the size of the log.
 """
@@ -8,11 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Count, Q
+from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
 
-from orgadmin.models import Organization, ScimRequestLog, ScimToken
+from orgadmin.models import (
+    ClaimedDomain,
+    Organization,
+    ScimRequestLog,
+    ScimToken,
+    SSOConfiguration,
+)
 
 OUTCOMES = ("created", "updated", "deactivated", "reactivated", "deleted")
 CHART_DAYS = 7
@@ -59,9 +66,85 @@ class ProvisioningHealth:
     chart_height: int = CHART_HEIGHT
 
 
+@dataclass(frozen=True)
+class SetupStep:
+    """One step of connecting an identity provider; `key` is its Access Security tab."""
+
+    key: str
+    title: str
+    done: bool
+    in_plan: bool = True
+
+
+@dataclass(frozen=True)
+class SetupProgress:
+    steps: list[SetupStep]
+
+    @property
+    def next_step(self) -> SetupStep | None:
+        return next((s for s in self.steps if s.in_plan and not s.done), None)
+
+    @property
+    def has_verified_domain(self) -> bool:
+        return self.steps[0].done
+
+
+def setup_progress(organization: Organization) -> SetupProgress:
+    """Where the organization stands: a verified domain, SSO on, a SCIM token in use.
+
+    The order is the order an admin must follow: SSO and SCIM only accept people on
+    verified domains. One query.
+    """
+    flags = (
+        Organization.objects.filter(pk=organization.pk)
+        .annotate(
+            has_domain=Exists(
+                ClaimedDomain.objects.filter(
+                    organization=OuterRef("pk"),
+                    status__in=ClaimedDomain.VERIFIED_STATUSES,
+                )
+            ),
+            has_sso=Exists(
+                SSOConfiguration.objects.filter(
+                    organization=OuterRef("pk"), enabled=True
+                )
+            ),
+            has_scim=Exists(
+                ScimToken.objects.filter(
+                    organization=OuterRef("pk"), last_used_at__isnull=False
+                )
+            ),
+        )
+        .values("has_domain", "has_sso", "has_scim")
+        .get()
+    )
+    return SetupProgress(
+        steps=[
+            SetupStep("domains", "Claim and verify your domain", flags["has_domain"]),
+            SetupStep(
+                "sso",
+                "Set up SAML single sign-on",
+                flags["has_sso"],
+                organization.sso_enabled,
+            ),
+            SetupStep(
+                "scim",
+                "Connect SCIM provisioning",
+                flags["has_scim"],
+                organization.scim_enabled,
+            ),
+        ]
+    )
+
+
 def provisioning_health(
-    organization: Organization, *, now: datetime | None = None
+    organization: Organization,
+    *,
+    now: datetime | None = None,
+    tokens: list[ScimToken] | None = None,
 ) -> ProvisioningHealth:
+    """The SCIM tab's health panel; `tokens`, when the page already has them, saves a
+    query for the expiry warnings."""
     now = now or timezone.now()
     log = ScimRequestLog.objects.for_organization(organization)
     last_request = log.select_related("token").first()
@@ -81,7 +164,7 @@ def provisioning_health(
         requests_in_chart=sum(bar.requests for bar in bars),
         recent_errors=recent_errors,
     )
-    health.warnings = _warnings(organization, last_request, now)
+    health.warnings = _warnings(organization, last_request, now, tokens)
     return health
 
 
@@ -131,13 +214,13 @@ def _chart(
 
 
 def _warnings(
-    organization: Organization, last_request: ScimRequestLog | None, now: datetime
+    organization: Organization,
+    last_request: ScimRequestLog | None,
+    now: datetime,
+    tokens: list[ScimToken] | None,
 ) -> list[str]:
     warnings = []
-    expiring = ScimToken.objects.usable().filter(
-        organization=organization, expires_at__lte=now + TOKEN_EXPIRY_WARNING
-    )
-    for token in expiring:
+    for token in _expiring_tokens(organization, now, tokens):
         days = max((token.expires_at - now).days, 0)
         when = "today" if days == 0 else f"in {days} day{'s' if days != 1 else ''}"
         warnings.append(
@@ -152,6 +235,25 @@ def _warnings(
             "provisioning job is running and that its token is still active."
         )
     return warnings
+
+
+def _expiring_tokens(
+    organization: Organization, now: datetime, tokens: list[ScimToken] | None
+) -> list[ScimToken]:
+    soon = now + TOKEN_EXPIRY_WARNING
+    if tokens is None:
+        return list(
+            ScimToken.objects.usable().filter(
+                organization=organization, expires_at__lte=soon
+            )
+        )
+    return [
+        token
+        for token in tokens
+        if token.revoked_at is None
+        and token.expires_at is not None
+        and now < token.expires_at <= soon
+    ]
 
 
 def _hour(moment: datetime) -> datetime:

@@ -134,3 +134,50 @@ def test_members_page_filters_and_deactivates(page, site, screens):
     expect(rows).to_have_count(1)
     expect(rows.first).to_contain_text("grace@acme.example")
     screens("members-filtered")
+
+
+def _page_overflows(page) -> bool:
+    return page.evaluate(
+        "document.documentElement.scrollWidth > document.documentElement.clientWidth"
+    )
+
+
+def test_wide_tables_scroll_inside_their_box_at_phone_width(page, site, screens):
+    """At 390px the tables scroll on their own; the page itself never scrolls sideways
+    (the visually-hidden button labels in a row used to widen it)."""
+    base_url, organization = site
+    helpers.make_member(organization, "grace@acme.example")
+    helpers.issue_token(organization, name="Entra ID production")
+    page.set_viewport_size({"width": 390, "height": 844})
+    sign_in(page, base_url, "owner@acme.example")
+    for path in ("members/", "access-security/scim/", "access-security/domains/"):
+        page.goto(f"{base_url}/organizations/acme/{path}")
+        screens(path.strip("/").replace("/", "-") + "-phone")
+        assert not _page_overflows(page), path
+
+
+def test_new_admin_is_sent_from_sso_to_claim_a_domain_first(page, site, screens):
+    base_url, _ = site
+    helpers.make_organization("newco", domain=None, owner_email="admin@newco.example")
+    sign_in(page, base_url, "admin@newco.example")
+    page.get_by_role("link", name="Newco").click()
+    expect(page.get_by_test_id("setup-steps")).to_contain_text("Next step")
+    page.get_by_role("link", name="Access Security").click()
+    page.get_by_role("link", name="SSO", exact=True).click()
+    screens("sso-before-domain")
+    page.get_by_test_id("next-step").get_by_role("link", name="Claim a domain").click()
+    expect(page.get_by_role("link", name="Domains")).to_have_attribute(
+        "aria-current", "page"
+    )
+    expect(page.get_by_label("Domain")).to_be_visible()
+
+
+def test_keyboard_focus_is_visible_on_links_and_buttons(page, site):
+    base_url, _ = site
+    sign_in(page, base_url, "owner@acme.example")
+    page.goto(f"{base_url}/organizations/acme/members/")
+    for _ in range(8):
+        page.keyboard.press("Tab")
+        outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        tag = page.evaluate("document.activeElement.tagName")
+        assert outline != "none", tag
