@@ -134,8 +134,12 @@ def add_member(
     actor: Actor | User,
     role: str = Member.Role.MEMBER,
     full_name: str = "",
+    notify: bool = True,
 ) -> Member:
-    """Invite a person by email: their account is created when they have none yet."""
+    """Invite a person by email: their account is created when they have none yet.
+
+    With `notify`, the person is emailed how to sign in once the invitation is saved.
+    """
     actor = as_actor(actor)
     with transaction.atomic():
         member = _add_member(
@@ -148,7 +152,28 @@ def add_member(
             target=member,
             changes={"email": member.email, "role": role},
         )
+        if notify:
+            transaction.on_commit(lambda: _send_invitation(member, invited_by=actor))
     return member
+
+
+def _send_invitation(member: Member, *, invited_by: Actor) -> None:
+    context = {
+        "member": member,
+        "organization": member.organization,
+        "invited_by": invited_by.label,
+        "has_password": member.user.has_usable_password(),
+        "base_url": settings.ORGADMIN_BASE_URL,
+    }
+    subject = render_to_string("orgadmin/email/invitation_subject.txt", context)
+    body = render_to_string("orgadmin/email/invitation.txt", context)
+    try:
+        send_mail(" ".join(subject.split()), body, None, [member.email])
+    except (smtplib.SMTPException, OSError):
+        # The invitation stands; the admin can tell the person how to sign in.
+        logger.warning(
+            "Could not email the invitation to %s.", member.email, exc_info=True
+        )
 
 
 def provision_member(

@@ -157,12 +157,9 @@ def member_invite(request, slug):
 
 
 def invited_message(request, member) -> str:
-    # No invitation email is sent: the admin passes on how to sign in.
-    login_url = request.build_absolute_uri(reverse("account_login"))
     return (
-        f"{member.email} was added. Tell them to open {login_url} and choose "
-        "“Forgot your password?” to set a password"
-        " (or to sign in with SSO once it is set up)."
+        f"{member.email} was added and emailed how to sign in: with their password, "
+        "or by setting one through “Forgot your password?” on the sign-in page."
     )
 
 

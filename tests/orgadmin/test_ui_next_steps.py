@@ -165,16 +165,38 @@ def test_password_reset_ends_with_a_way_to_sign_in(client, organization):
     assert 'href="/accounts/login/"' in page
 
 
-def test_invite_success_says_how_the_new_member_signs_in(owner_client):
-    response = owner_client.post(
-        f"{MEMBERS}invite/",
-        {"email": "grace@acme.example", "full_name": "Grace", "role": "member"},
-        follow=True,
-    )
+def test_an_invited_person_is_emailed_how_to_sign_in(
+    owner_client, mailoutbox, django_capture_on_commit_callbacks
+):
+    # The invitation is sent once the transaction commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(
+            f"{MEMBERS}invite/",
+            {"email": "grace@acme.example", "full_name": "Grace", "role": "member"},
+            follow=True,
+        )
     page = response.content.decode()
-    assert "grace@acme.example was added." in page
-    assert "http://testserver/accounts/login/" in page
+    assert "grace@acme.example was added and emailed how to sign in" in page
     assert "Forgot your password?" in page
+    (invitation,) = mailoutbox
+    assert invitation.to == ["grace@acme.example"]
+    assert invitation.subject == "You were added to Acme"
+    assert "owner@acme.example added you to Acme" in invitation.body
+    # A new account has no password yet: the email leads to setting one first.
+    assert "https://orgadmin.test/accounts/password/reset/" in invitation.body
+    assert "https://orgadmin.test/accounts/login/" in invitation.body
+
+
+def test_an_existing_account_is_invited_to_sign_in_with_its_password(
+    organization, mailoutbox, django_capture_on_commit_callbacks
+):
+    other = helpers.make_organization("globex", domain="globex.example")
+    person = helpers.make_member(other, "kim@globex.example")
+    with django_capture_on_commit_callbacks(execute=True):
+        actions.add_member(organization, email=person.email, actor=helpers.SYSTEM)
+    (invitation,) = mailoutbox
+    assert "Sign in with your email address and your password" in invitation.body
+    assert "password/reset" not in invitation.body
 
 
 def test_adding_an_unknown_email_to_a_team_is_an_error_next_to_the_field(

@@ -56,6 +56,7 @@ class Command(OrgAdminCommand):
                         full_name=full_name,
                         role=role,
                         actor=actor,
+                        notify=False,  # sample people at acme.example have no mailbox
                     )
                 by_email[email] = member
             for name, emails in DEMO_TEAMS.items():
