@@ -76,6 +76,9 @@ def test_after_the_domain_is_verified_the_next_step_is_sso_then_scim(
     assert "Next: connect SCIM provisioning." in page
     assert 'data-testid="sso-sign-in-url"' in page
     assert "/accounts/saml/acme/login/" in page
+    # SAML sign-in is not built yet, and the tab says so rather than promise it works.
+    assert 'data-testid="sso-not-yet"' in page
+    assert "When SAML sign-in arrives" in page
 
 
 def test_a_used_scim_token_completes_the_setup(owner_client, organization, client):
