@@ -55,7 +55,7 @@ def render_settings(request, template, organization, me, section, **context):
     administrators on General and Access Security, the setup progress (next step)."""
     failing = ClaimedDomain.objects.none()
     if me.is_administrator:
-        failing = _failing_domains().filter(organization=organization)
+        failing = ClaimedDomain.objects.for_organization(organization).failing()
         if section == "general" or context.get("tab") in SETUP_TABS:
             context.setdefault("setup", setup_progress(organization))
     context.update(
@@ -65,12 +65,6 @@ def render_settings(request, template, organization, me, section, **context):
         failing_domains=list(failing),
     )
     return render(request, template, context)
-
-
-def _failing_domains():
-    if hasattr(ClaimedDomain.objects, "failing"):
-        return ClaimedDomain.objects.failing()
-    return ClaimedDomain.objects.filter(status=ClaimedDomain.Status.FAILING)
 
 
 def _back(request, default: str):
@@ -379,8 +373,7 @@ def domain_list(request, slug):
         "access",
         tab="domains",
         form=form,
-        domains=ClaimedDomain.objects.filter(organization=organization),
-        can_check=hasattr(actions, "check_domain"),
+        domains=ClaimedDomain.objects.for_organization(organization),
     )
 
 
