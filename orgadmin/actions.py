@@ -468,6 +468,7 @@ def delete_team(team: Team, *, actor: Actor | User) -> None:
             target=team,
             changes={"display_name": team.display_name, "scim_id": str(team.scim_id)},
         )
+        _touch_members(TeamMembership.objects.filter(team=team).values("member_id"))
         team.delete()
 
 
@@ -1162,7 +1163,17 @@ def _apply_membership(
             ignore_conflicts=True,
         )
         added = len(add) - before
+    if add or remove:
+        _touch_members(add | remove)
     return added, removed
+
+
+def _touch_members(member_ids: Iterable[int]) -> None:
+    """Change the ETag of members whose teams (their SCIM `groups`) changed, in one
+    statement: a client's cached copy of the user must not look current."""
+    Member.objects.filter(pk__in=member_ids).update(
+        version=F("version") + 1, updated_at=timezone.now()
+    )
 
 
 def _assign_changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:

@@ -18,7 +18,7 @@ def scim_member(
     queryset = Member.objects.for_organization(organization)
     if for_update:
         queryset = queryset.select_for_update(of=("self",))
-    return _get(queryset.select_related("manager"), scim_id, "user")
+    return _get(queryset.select_related("manager"), scim_id, "user", organization)
 
 
 def scim_team(
@@ -27,7 +27,7 @@ def scim_team(
     queryset = Team.objects.for_organization(organization)
     if for_update:
         queryset = queryset.select_for_update()
-    return _get(queryset, scim_id, "group")
+    return _get(queryset, scim_id, "group", organization)
 
 
 def member_pks(
@@ -86,9 +86,11 @@ def member_team_references(
     return references
 
 
-def _get(queryset, scim_id: str, noun: str):
+def _get(queryset, scim_id: str, noun: str, organization: Organization):
     parsed = parse_scim_id(scim_id)
     found = queryset.filter(scim_id=parsed).first() if parsed else None
     if found is None:
         raise NotFound(f'No {noun} with id "{scim_id}" in this organization.')
+    # The row is the token's organization's: spare the actions a query to load it again.
+    found.organization = organization
     return found

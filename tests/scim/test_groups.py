@@ -372,3 +372,22 @@ def test_group_search_and_user_search(scim, users):
     ).json()
     assert people["totalResults"] == 5 and people["itemsPerPage"] == 2
     assert_error(scim.post("Users/.search", {"filter": "x"}), 400, "invalidSyntax")
+
+
+def test_a_users_etag_changes_when_its_groups_change(scim):
+    """The user's `groups` are part of its representation, so its version must move."""
+    user = create(scim, "etag@acme.example")
+    group = make_group(scim, "ETag team")
+    etag = scim.get(f"Users/{user['id']}")["ETag"]
+    added = patch_group(
+        scim,
+        group["id"],
+        {"op": "add", "path": "members", "value": [{"value": user["id"]}]},
+    )
+    assert added.status_code == 204
+    after = scim.get(f"Users/{user['id']}", headers={"If-None-Match": etag})
+    assert after.status_code == 200
+    assert [g["value"] for g in after.json()["groups"]] == [group["id"]]
+    assert scim.delete(f"Groups/{group['id']}").status_code == 204
+    gone = scim.get(f"Users/{user['id']}", headers={"If-None-Match": after["ETag"]})
+    assert gone.status_code == 200 and not gone.json().get("groups")
