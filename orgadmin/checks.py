@@ -30,3 +30,28 @@ def secret_key_is_set(app_configs, **kwargs):
             )
         ]
     return []
+
+
+@register()
+def dns_nameservers_are_readable(app_configs, **kwargs):
+    """A typo in ORGADMIN_DNS_NAMESERVERS shows at start-up, not on "Check now"."""
+    from orgadmin.dns import parse_nameserver
+
+    configured = settings.ORGADMIN_DNS_NAMESERVERS
+    if isinstance(configured, str):
+        configured = configured.split(",")
+    errors = []
+    for entry in configured:
+        if not entry.strip():
+            continue
+        try:
+            parse_nameserver(entry)
+        except ImproperlyConfigured as error:
+            errors.append(
+                Error(
+                    str(error),
+                    hint="Use a comma list of host or host:port, e.g. 10.0.0.2:53.",
+                    id="orgadmin.E002",
+                )
+            )
+    return errors

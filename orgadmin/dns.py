@@ -97,8 +97,8 @@ def make_resolver() -> dns.resolver.Resolver:
     return resolver
 
 
-def _nameserver(text: str) -> dns.nameserver.Do53Nameserver:
-    """Parse `host`, `host:port`, an IPv6 address or `[ipv6]:port`."""
+def parse_nameserver(text: str) -> tuple[str, int]:
+    """Read `host`, `host:port`, an IPv6 address or `[ipv6]:port` as (host, port)."""
     text = text.strip()
     host, port = text, 53
     if text.startswith("["):
@@ -108,6 +108,15 @@ def _nameserver(text: str) -> dns.nameserver.Do53Nameserver:
     elif text.count(":") == 1:
         host, _, port_text = text.partition(":")
         port = _port(port_text, text)
+    if not host:
+        raise ImproperlyConfigured(
+            f"ORGADMIN_DNS_NAMESERVERS: {text!r} is not host or host:port."
+        )
+    return host, port
+
+
+def _nameserver(text: str) -> dns.nameserver.Do53Nameserver:
+    host, port = parse_nameserver(text)
     try:
         address = str(ipaddress.ip_address(host))
     except ValueError:

@@ -8,6 +8,7 @@ from django.db import connection
 from django.utils import timezone
 
 from orgadmin import actions
+from orgadmin.checks import dns_nameservers_are_readable
 from orgadmin.dns import make_resolver
 from orgadmin.models import AuditEvent, CheckOutcome, ClaimedDomain
 from tests.dns_server import serving
@@ -268,3 +269,12 @@ def test_two_organizations_verifying_at_once_leave_one_winner(
             .values_list("action", flat=True)
         )
         assert actions_recorded == ["domain.taken", "domain.verified"]
+
+
+def test_an_unreadable_nameserver_setting_fails_the_system_check(settings):
+    settings.ORGADMIN_DNS_NAMESERVERS = ["127.0.0.1:53", "10.0.0.2:port"]
+    (error,) = dns_nameservers_are_readable(None)
+    assert error.id == "orgadmin.E002"
+    assert "'10.0.0.2:port' is not host or host:port" in error.msg
+    settings.ORGADMIN_DNS_NAMESERVERS = ["127.0.0.1:5353", "[::1]:53", "ns.example"]
+    assert dns_nameservers_are_readable(None) == []
