@@ -341,9 +341,24 @@ class AuditFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in actions]
 
+    def clean(self):
+        data = super().clean()
+        date_from, date_to = data.get("date_from"), data.get("date_to")
+        if date_from and date_to and date_from > date_to:
+            self.add_error(
+                "date_to",
+                "Must be on or after the From date "
+                f"({date_from.day} {date_from:%B %Y}).",
+            )
+        return data
+
     def filter(self, events):
-        if not self.is_valid():
+        """The matching events: all without filters, none while a filter is invalid
+        (its error says why), so that a typo never passes for "every event"."""
+        if not self.is_bound:
             return events
+        if not self.is_valid():
+            return events.none()
         data = self.cleaned_data
         if data["actor"]:
             events = events.filter(actor_label__icontains=data["actor"].strip())
@@ -362,3 +377,12 @@ class AuditFilterForm(forms.Form):
                 )
             )
         return events
+
+    def errors_as_text(self) -> str:
+        """One line per refused filter, for the CSV export's 400 answer."""
+        lines = [
+            f"{self.fields[name].label if name in self.fields else 'Filters'}: "
+            + " ".join(errors)
+            for name, errors in self.errors.items()
+        ]
+        return "The audit log filters are not valid:\n" + "\n".join(lines) + "\n"

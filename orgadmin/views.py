@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import StreamingHttpResponse
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -133,7 +133,20 @@ def member_list(request, slug):
         filters=filters,
         page=page,
         filtered=filters.has_changed(),
+        sole_owner_id=_sole_owner_id(organization),
     )
+
+
+def _sole_owner_id(organization) -> int | None:
+    """The only active owner, whom deactivate_member and change_member_role refuse to
+    demote, so the pages offer neither; None when there are several."""
+    owners = list(
+        Member.objects.for_organization(organization)
+        .active()
+        .filter(role=Member.Role.OWNER)
+        .values_list("pk", flat=True)[:2]
+    )
+    return owners[0] if len(owners) == 1 else None
 
 
 @login_required
@@ -176,6 +189,7 @@ def _member_page(request, organization, me, member, role_form=None, profile_form
         member=member,
         teams=member.teams.order_by("display_name"),
         emails=member.email_addresses.all(),
+        sole_owner_id=_sole_owner_id(organization),
         role_form=role_form
         or forms.MemberRoleForm(initial={"role": member.role}, me=me),
         profile_form=profile_form
@@ -218,21 +232,32 @@ SCIM_MANAGED_MEMBER = (
 )
 
 
+OWN_MEMBERSHIP = (
+    "you cannot deactivate yourself here: you would lose access to this organization. "
+    "Ask another owner or admin."
+)
+
+
 def _member_state_view(action, done: str):
     @login_required
     @require_POST
     def view(request, slug, member_id):
-        organization, _ = access_organization(
+        organization, me = access_organization(
             request.user, slug, administrators_only=True
         )
         member = access_member(organization, member_id)
+        back = reverse("orgadmin:member-detail", args=[slug, member.pk])
+        # The pages offer no Deactivate on one's own row; a forged form gets the reason.
+        if action is actions.deactivate_member and member.pk == me.pk:
+            messages.error(request, f"{member.label}: {OWN_MEMBERSHIP}")
+            return _back(request, back)
         try:
             action(member, actor=actor_for(request))
         except OrgAdminError as error:
             messages.error(request, f"{member.label}: {error.message}")
         else:
             messages.success(request, f"{member.label} {done}.")
-        return _back(request, reverse("orgadmin:member-detail", args=[slug, member.pk]))
+        return _back(request, back)
 
     return view
 
@@ -550,7 +575,12 @@ def audit_log(request, slug):
 @login_required
 def audit_log_export(request, slug):
     organization, _ = access_organization(request.user, slug, administrators_only=True)
-    events, _ = _filtered_events(request, organization)
+    events, filters = _filtered_events(request, organization)
+    if filters.is_bound and not filters.is_valid():
+        # Never a full export in place of the filtered one that was asked for.
+        return HttpResponseBadRequest(
+            filters.errors_as_text(), content_type="text/plain; charset=utf-8"
+        )
     rows = events.values_list(*AUDIT_CSV_COLUMNS)[:AUDIT_EXPORT_LIMIT]
     response = StreamingHttpResponse(
         _csv_lines(rows), content_type="text/csv; charset=utf-8"

@@ -181,3 +181,16 @@ def test_keyboard_focus_is_visible_on_links_and_buttons(page, site):
         outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         tag = page.evaluate("document.activeElement.tagName")
         assert outline != "none", tag
+
+
+def test_remember_me_checkbox_lines_up_with_its_label_and_the_fields(page, site):
+    base_url, _ = site
+    page.goto(f"{base_url}/accounts/login/")
+    checkbox = page.get_by_role("checkbox", name="Remember Me").bounding_box()
+    label = page.locator("label", has_text="Remember Me").bounding_box()
+    email = page.get_by_label("Email").bounding_box()
+    checkbox_middle = checkbox["y"] + checkbox["height"] / 2
+    label_middle = label["y"] + label["height"] / 2
+    assert abs(checkbox_middle - label_middle) <= 1, (checkbox, label)
+    assert abs(checkbox["x"] - email["x"]) <= 1, (checkbox, email)
+    assert label["x"] > checkbox["x"] + checkbox["width"]

@@ -322,6 +322,58 @@ def test_audit_log_exports_the_filtered_events_as_csv(owner_client, organization
     assert rows[1][6].startswith("'=")
 
 
+def test_audit_log_with_an_invalid_filter_lists_nothing_and_says_why(
+    owner_client, organization
+):
+    assert AuditEvent.objects.filter(organization=organization).exists()
+    response = owner_client.get(AUDIT, {"date_from": "yesterday", "actor": "owner"})
+    assert response.status_code == 200
+    filters = response.context["filters"]
+    assert filters["date_from"].errors == ["Enter a valid date."]
+    assert list(response.context["page"]) == []
+    page = response.content.decode()
+    assert 'id="id_date_from_error"' in page
+    assert 'data-testid="audit-filters-invalid"' in page
+    assert "Fix the filters to see events" in page
+    assert "<table" not in page and "Export CSV" not in page
+
+
+def test_audit_log_from_after_to_is_an_error_next_to_to(owner_client, organization):
+    response = owner_client.get(
+        AUDIT, {"date_from": "2024-03-10", "date_to": "2024-03-01"}
+    )
+    filters = response.context["filters"]
+    assert filters["date_to"].errors == [
+        "Must be on or after the From date (10 March 2024)."
+    ]
+    assert not filters["date_from"].errors
+    assert list(response.context["page"]) == []
+    assert 'id="id_date_to_error"' in response.content.decode()
+
+
+def test_audit_csv_export_refuses_invalid_filters_with_a_plain_400(owner_client):
+    response = owner_client.get(
+        f"{AUDIT[:-1]}.csv", {"date_from": "2024-03-10", "date_to": "2024-03-01"}
+    )
+    assert response.status_code == 400
+    assert response["Content-Type"].startswith("text/plain")
+    assert "Content-Disposition" not in response
+    assert response.content.decode() == (
+        "The audit log filters are not valid:\n"
+        "To: Must be on or after the From date (10 March 2024).\n"
+    )
+    bad_date = owner_client.get(f"{AUDIT[:-1]}.csv", {"date_to": "2024-13-45"})
+    assert bad_date.status_code == 400
+    assert "To: Enter a valid date." in bad_date.content.decode()
+
+
+def test_audit_csv_export_without_filters_exports_everything(owner_client):
+    response = owner_client.get(f"{AUDIT[:-1]}.csv")
+    assert response.status_code == 200
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(rows) > 1
+
+
 @pytest.fixture
 def dns_responder(settings):
     with serving(settings) as responder:

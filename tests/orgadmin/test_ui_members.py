@@ -1,5 +1,7 @@
 """General, Members and Teams pages, the switcher and the account menu, via the client."""
 
+import re
+
 import pytest
 
 from orgadmin import actions
@@ -80,8 +82,13 @@ def test_deactivate_and_reactivate_go_through_the_actions(owner_client, organiza
     assert grace.is_active
 
 
-def test_deactivating_the_last_owner_is_refused_with_a_message(owner_client, owner):
-    response = owner_client.post(f"{MEMBERS}{owner.pk}/deactivate/", follow=True)
+def test_deactivating_the_last_owner_is_refused_with_a_message(
+    client, organization, owner
+):
+    # By an admin: the owner's own attempt is refused earlier, as their own membership.
+    helpers.make_member(organization, "ada@acme.example", role="admin")
+    client.login(email="ada@acme.example", password=PASSWORD)
+    response = client.post(f"{MEMBERS}{owner.pk}/deactivate/", follow=True)
     assert "must keep at least one active owner" in response.content.decode()
     owner.refresh_from_db()
     assert owner.is_active
@@ -274,3 +281,64 @@ def test_password_reset_mails_a_link(client, owner, mailoutbox):
     assert response.status_code == 302
     assert len(mailoutbox) == 1
     assert "/accounts/password/reset/key/" in mailoutbox[0].body
+
+
+def deactivate_forms(page: str) -> set[str]:
+    """The members whose row (or page) offers a Deactivate form, by URL."""
+    return set(
+        re.findall(r'action="/organizations/acme/members/(\d+)/deactivate/"', page)
+    )
+
+
+def test_the_only_owner_is_offered_no_deactivate_and_told_why(
+    owner_client, organization, owner
+):
+    grace = helpers.make_member(organization, "grace@acme.example")
+    page = owner_client.get(MEMBERS).content.decode()
+    assert deactivate_forms(page) == {str(grace.pk)}
+    assert "Only active owner" in page
+    assert "must keep an active owner" in page
+
+    detail = owner_client.get(f"{MEMBERS}{owner.pk}/").content.decode()
+    assert deactivate_forms(detail) == set()
+    assert f"/members/{owner.pk}/role/" not in detail
+    assert 'data-testid="sole-owner-note"' in detail
+    assert "make someone else an owner" in detail
+
+
+def test_own_row_offers_no_deactivate_once_another_owner_exists(
+    owner_client, organization, owner
+):
+    other = helpers.make_member(organization, "other@acme.example", role="owner")
+    page = owner_client.get(MEMBERS).content.decode()
+    assert deactivate_forms(page) == {str(other.pk)}
+    assert "This is you" in page
+    detail = owner_client.get(f"{MEMBERS}{owner.pk}/").content.decode()
+    assert deactivate_forms(detail) == set()
+    assert f"/members/{owner.pk}/role/" in detail
+    assert 'data-testid="own-membership-note"' in detail
+
+
+def test_an_admin_sees_neither_their_own_nor_the_only_owners_deactivate(
+    client, organization, owner
+):
+    ada = helpers.make_member(organization, "ada@acme.example", role="admin")
+    grace = helpers.make_member(organization, "grace@acme.example")
+    client.login(email="ada@acme.example", password=PASSWORD)
+    page = client.get(MEMBERS).content.decode()
+    assert deactivate_forms(page) == {str(grace.pk)}
+    assert "This is you" in page and "Only active owner" in page
+    assert str(ada.pk) not in deactivate_forms(page)
+
+
+def test_deactivating_yourself_is_refused_with_a_message(client, organization):
+    ada = helpers.make_member(organization, "ada@acme.example", role="admin")
+    client.login(email="ada@acme.example", password=PASSWORD)
+    response = client.post(
+        f"{MEMBERS}{ada.pk}/deactivate/", {"next": MEMBERS}, follow=True
+    )
+    assert response.redirect_chain[-1][0] == MEMBERS
+    assert "you cannot deactivate yourself" in response.content.decode()
+    ada.refresh_from_db()
+    assert ada.is_active
+    assert not AuditEvent.objects.filter(action="member.deactivated").exists()
