@@ -30,8 +30,10 @@ from orgadmin.errors import (
     DomainNotVerified,
     InvalidValue,
     LastOwner,
+    NotPermitted,
 )
 from orgadmin.models import (
+    AuditEvent,
     CheckOutcome,
     ClaimedDomain,
     Member,
@@ -266,6 +268,7 @@ def update_member(
         was_active = locked.is_active
         if was_active and attributes.get("is_active") is False:
             _require_other_owner(locked)
+            _refuse_own_deactivation(locked, actor)
         changes = _assign_changes(locked, attributes)
         if emails != current_emails:
             changes["emails"] = {"from": current_emails, "to": emails}
@@ -1108,6 +1111,20 @@ def _require_verified_email(email: str, email_domain: str, verified: set[str]) -
         f"claim and verify {email_domain} in Access Security > Domains first.",
         field="email",
     )
+
+
+def _refuse_own_deactivation(member: Member, actor: Actor) -> None:
+    # A person who deactivates their own membership locks themselves out; operators
+    # and the directory (SCIM) may still do it.
+    if (
+        actor.type == AuditEvent.ActorType.USER
+        and actor.user is not None
+        and member.user_id == actor.user.pk
+    ):
+        raise NotPermitted(
+            "You cannot deactivate yourself: you would lose access to this "
+            "organization. Ask another owner or admin."
+        )
 
 
 def _require_other_owner(member: Member) -> None:

@@ -232,12 +232,6 @@ SCIM_MANAGED_MEMBER = (
 )
 
 
-OWN_MEMBERSHIP = (
-    "you cannot deactivate yourself here: you would lose access to this organization. "
-    "Ask another owner or admin."
-)
-
-
 def _member_state_view(action, done: str):
     @login_required
     @require_POST
@@ -247,10 +241,6 @@ def _member_state_view(action, done: str):
         )
         member = access_member(organization, member_id)
         back = reverse("orgadmin:member-detail", args=[slug, member.pk])
-        # The pages offer no Deactivate on one's own row; a forged form gets the reason.
-        if action is actions.deactivate_member and member.pk == me.pk:
-            messages.error(request, f"{member.label}: {OWN_MEMBERSHIP}")
-            return _back(request, back)
         try:
             action(member, actor=actor_for(request))
         except OrgAdminError as error:

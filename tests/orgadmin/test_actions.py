@@ -10,6 +10,7 @@ from orgadmin.errors import (
     DomainNotVerified,
     InvalidValue,
     LastOwner,
+    NotPermitted,
 )
 from orgadmin.models import AuditEvent, ClaimedDomain, Member, ScimToken, User
 from tests.helpers import SYSTEM, make_member, make_organization
@@ -310,3 +311,15 @@ def test_provisioning_a_public_email_address_says_it_cannot_be_claimed(organizat
             organization, attributes={"user_name": "pat@gmail.com"}, actor=SYSTEM
         )
     assert "claim and verify" not in refused.value.message
+
+
+def test_a_person_cannot_deactivate_their_own_membership(organization):
+    ada = make_member(organization, "ada@acme.example", role="admin")
+    with pytest.raises(NotPermitted, match="cannot deactivate yourself"):
+        actions.deactivate_member(ada, actor=ada.user)
+    ada.refresh_from_db()
+    assert ada.is_active
+    # The directory and operators still can.
+    actions.deactivate_member(ada, actor=SYSTEM)
+    ada.refresh_from_db()
+    assert not ada.is_active

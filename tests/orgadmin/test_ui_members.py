@@ -338,7 +338,7 @@ def test_deactivating_yourself_is_refused_with_a_message(client, organization):
         f"{MEMBERS}{ada.pk}/deactivate/", {"next": MEMBERS}, follow=True
     )
     assert response.redirect_chain[-1][0] == MEMBERS
-    assert "you cannot deactivate yourself" in response.content.decode()
+    assert "You cannot deactivate yourself" in response.content.decode()
     ada.refresh_from_db()
     assert ada.is_active
     assert not AuditEvent.objects.filter(action="member.deactivated").exists()
