@@ -208,6 +208,18 @@ def _ordering(sort_by: Any, sort_order: Any, sortable: dict, schema_urn: str) ->
     return [f"{prefix}{sortable[key]}", f"{prefix}pk"]
 
 
+def page_of(queryset, parameters: ListParameters) -> tuple[int, list]:
+    """The exact total and the requested page, in stable order."""
+    total = queryset.count()
+    offset = parameters.start_index - 1
+    # An offset past the end is an empty page, never a query: a huge startIndex
+    # would overflow the database's integer.
+    if not parameters.count or offset >= total:
+        return total, []
+    ordered = queryset.order_by(*parameters.ordering)
+    return total, list(ordered[offset : offset + parameters.count])
+
+
 class MemberListing(ScimView):
     def list_members(self, source: dict[str, Any]) -> Response:
         parameters = ListParameters(
@@ -217,17 +229,7 @@ class MemberListing(ScimView):
         queryset = Member.objects.for_organization(self.organization)
         if parameters.filter:
             queryset = filters.filter_members(queryset, parameters.filter)
-        total = queryset.count()
-        offset = parameters.start_index - 1
-        page = []
-        # An offset past the end is an empty page, never a query: a huge startIndex
-        # would overflow the database's integer.
-        if parameters.count and offset < total:
-            page = list(
-                queryset.select_related("manager").order_by(*parameters.ordering)[
-                    offset : offset + parameters.count
-                ]
-            )
+        total, page = page_of(queryset.select_related("manager"), parameters)
         resources = self.members_to_scim(page, projection)
         return Response(
             list_response(resources, total=total, start_index=parameters.start_index)
@@ -262,15 +264,7 @@ class TeamListing(ScimView):
         queryset = Team.objects.for_organization(self.organization)
         if parameters.filter:
             queryset = filters.filter_teams(queryset, parameters.filter)
-        total = queryset.count()
-        offset = parameters.start_index - 1
-        page = []
-        if parameters.count and offset < total:
-            page = list(
-                queryset.order_by(*parameters.ordering)[
-                    offset : offset + parameters.count
-                ]
-            )
+        total, page = page_of(queryset, parameters)
         members = None
         if page and projection.includes("members"):
             members = access.team_member_references(team.pk for team in page)
