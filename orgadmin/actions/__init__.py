@@ -1,0 +1,76 @@
+"""Every write the UI, SCIM, the Django admin and the commands share.
+
+One module per noun (as Zulip's `zerver/actions/`), re-exported here so callers write
+`actions.claim_domain(...)`. The rules every action follows:
+
+- It is `verb_noun(obj, *, actor, ...)`: the main object positional, the rest
+  keyword-only, and `actor` an `orgadmin.audit.Actor` (a bare User means a person in
+  the UI).
+- It runs in one transaction and owns its row locks and version checks; callers never
+  open a transaction or lock rows for it.
+- It records one audit event when something changed, and none when nothing did.
+- It raises `OrgAdminError` subclasses for every refusal; it never returns None or a
+  dict to mean failure.
+"""
+
+from orgadmin.actions.domains import (
+    check_domain,
+    claim_domain,
+    expire_domain,
+    mark_domain_verified,
+    recheck_domains,
+    release_domain,
+)
+from orgadmin.actions.members import (
+    add_member,
+    change_member_role,
+    deactivate_member,
+    provision_member,
+    reactivate_member,
+    remove_member,
+    update_member,
+)
+from orgadmin.actions.organizations import (
+    ORGANIZATION_SETTINGS,
+    create_organization,
+    update_organization,
+)
+from orgadmin.actions.scim_tokens import issue_scim_token, revoke_scim_token
+from orgadmin.actions.sso import SSO_SETTINGS, update_sso_configuration
+from orgadmin.actions.teams import (
+    UNCHANGED,
+    add_team_members,
+    create_team,
+    delete_team,
+    remove_team_members,
+    update_team,
+)
+
+__all__ = [
+    "ORGANIZATION_SETTINGS",
+    "SSO_SETTINGS",
+    "UNCHANGED",
+    "add_member",
+    "add_team_members",
+    "change_member_role",
+    "check_domain",
+    "claim_domain",
+    "create_organization",
+    "create_team",
+    "deactivate_member",
+    "delete_team",
+    "expire_domain",
+    "issue_scim_token",
+    "mark_domain_verified",
+    "provision_member",
+    "reactivate_member",
+    "recheck_domains",
+    "release_domain",
+    "remove_member",
+    "remove_team_members",
+    "revoke_scim_token",
+    "update_member",
+    "update_organization",
+    "update_sso_configuration",
+    "update_team",
+]

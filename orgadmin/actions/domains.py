@@ -1,0 +1,439 @@
+"""Claimed domains: the claim, the DNS check, the cron job, and their emails."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import smtplib
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from orgadmin import domains
+from orgadmin.actions._rows import _copy_fields, _save_unique
+from orgadmin.audit import Actor, as_actor, record_event
+from orgadmin.dns import check_txt_record
+from orgadmin.errors import AlreadyExists, DomainAlreadyClaimed, InvalidValue
+from orgadmin.models import CheckOutcome, ClaimedDomain, Member, Organization, User
+
+logger = logging.getLogger(__name__)
+
+
+def claim_domain(
+    organization: Organization, *, domain: str, actor: Actor | User
+) -> ClaimedDomain:
+    """Start a claim: the organization must then publish the TXT record to verify it."""
+    actor = as_actor(actor)
+    name = domains.normalize_domain(domain)
+    with transaction.atomic():
+        existing = ClaimedDomain.objects.filter(
+            organization=organization, domain=name
+        ).first()
+        if existing is not None:
+            raise AlreadyExists(
+                f"{name} is already claimed by this organization "
+                f"({existing.get_status_display().lower()}).",
+                field="domain",
+            )
+        if ClaimedDomain.objects.filter(
+            domain=name, status__in=ClaimedDomain.VERIFIED_STATUSES
+        ).exists():
+            raise DomainAlreadyClaimed(
+                f"{name} is verified by another organization.", field="domain"
+            )
+        claimed = ClaimedDomain(
+            organization=organization,
+            domain=name,
+            verification_token=secrets.token_urlsafe(24),
+        )
+        _save_unique(claimed, f"{name} is already claimed by this organization.")
+        record_event(
+            organization,
+            actor=actor,
+            action="domain.claimed",
+            target=claimed,
+            changes={"domain": name},
+        )
+    return claimed
+
+
+def mark_domain_verified(
+    claimed: ClaimedDomain, *, actor: Actor | User
+) -> ClaimedDomain:
+    """Verify a claim without DNS: the operator override.
+
+    Other organizations' pending claims on the domain become taken, each with its own
+    domain.taken event in that organization's log.
+    """
+    actor = as_actor(actor)
+    with transaction.atomic():
+        locked = _lock_claim(claimed)
+        if locked.is_verified:
+            raise InvalidValue(f"{locked.domain} is already verified.")
+        other = _other_verifier(locked)
+        if other is not None:
+            raise DomainAlreadyClaimed(
+                f"{locked.domain} is verified by {other.organization}; release it there first."
+            )
+        if not _save_verified(locked, now=timezone.now(), actor=actor, override=True):
+            raise DomainAlreadyClaimed(
+                f"{locked.domain} is verified by another organization."
+            )
+    _copy_fields(locked, claimed)
+    return claimed
+
+
+def check_domain(
+    claimed: ClaimedDomain, *, actor: Actor | User, now: datetime | None = None
+) -> ClaimedDomain:
+    """Look the domain's TXT record up now, keep the outcome and apply it to the status.
+
+    - Record found: a pending, expired or taken claim becomes verified, unless another
+      organization holds the domain (then it is taken); a failing domain is verified
+      again and its failing period ends.
+    - Record missing or a different value: a verified domain becomes failing and its
+      owners and admins are emailed once; a failing domain is unverified (expired) once
+      FAILING_GRACE_PERIOD has passed since failing_since; other claims keep their status.
+    - Try later (timeout, SERVFAIL): the status never changes.
+
+    Each change of status records one audit event (domain.verified, domain.taken,
+    domain.failing, domain.unverified), plus one domain.taken for each other
+    organization's pending claim that loses the domain. A check that changes no status
+    records no event: its outcome is kept on the claim (last_check_*).
+    """
+    actor = as_actor(actor)
+    now = now or timezone.now()
+    # DNS is asked outside the transaction: no row stays locked while waiting for it.
+    result = check_txt_record(
+        claimed.record_host, claimed.record_value, prefix=ClaimedDomain.RECORD_PREFIX
+    )
+    with transaction.atomic():
+        locked = _lock_claim(claimed)
+        previous = locked.status
+        warned = locked.owners_warned_at is not None
+        locked.last_checked_at = now
+        locked.last_check_outcome = result.outcome
+        locked.last_check_detail = result.detail
+        _apply_check(locked, result.outcome, actor=actor, now=now)
+    _warn_about_failing_domain(locked, now=now)
+    if (
+        warned
+        and previous == ClaimedDomain.Status.FAILING
+        and locked.status != previous
+    ):
+        _tell_about_ended_failure(locked)
+    _copy_fields(locked, claimed)
+    return claimed
+
+
+def expire_domain(
+    claimed: ClaimedDomain, *, actor: Actor | User, now: datetime | None = None
+) -> ClaimedDomain:
+    """End a pending claim whose PENDING_PERIOD has passed without its record."""
+    actor = as_actor(actor)
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = _lock_claim(claimed)
+        if locked.pending_until is None or now < locked.pending_until:
+            raise InvalidValue(f"The claim on {locked.domain} is not due to expire.")
+        _change_status(
+            locked,
+            ClaimedDomain.Status.EXPIRED,
+            action="domain.expired",
+            actor=actor,
+            reason=f"not verified within {ClaimedDomain.PENDING_PERIOD.days} days",
+        )
+    _copy_fields(locked, claimed)
+    return claimed
+
+
+def recheck_domains(
+    *, actor: Actor | User, now: datetime | None = None
+) -> list[tuple[ClaimedDomain, str]]:
+    """The cron job: expire overdue pending claims and check every other live claim.
+
+    Pending, verified and failing claims are visited, least recently checked first;
+    expired and taken ones are left to "Check now". Returns each visited claim with its
+    status before the visit.
+    """
+    actor = as_actor(actor)
+    now = now or timezone.now()
+    live = [
+        ClaimedDomain.Status.PENDING,
+        ClaimedDomain.Status.VERIFIED,
+        ClaimedDomain.Status.FAILING,
+    ]
+    ids = list(
+        ClaimedDomain.objects.filter(status__in=live)
+        .order_by(F("last_checked_at").asc(nulls_first=True), "pk")
+        .values_list("pk", flat=True)
+    )
+    visited = []
+    for pk in ids:
+        # Fetched one by one: an earlier verification may have taken this claim.
+        claimed = (
+            ClaimedDomain.objects.select_related("organization")
+            .filter(pk=pk, status__in=live)
+            .first()
+        )
+        if claimed is None:
+            continue
+        previous = claimed.status
+        if claimed.pending_until is not None and now >= claimed.pending_until:
+            expire_domain(claimed, actor=actor, now=now)
+        else:
+            check_domain(claimed, actor=actor, now=now)
+        visited.append((claimed, previous))
+    return visited
+
+
+def release_domain(claimed: ClaimedDomain, *, actor: Actor | User) -> None:
+    """Give a domain up: the claim is deleted, and other organizations may verify it."""
+    actor = as_actor(actor)
+    with transaction.atomic():
+        record_event(
+            claimed.organization,
+            actor=actor,
+            action="domain.released",
+            target=claimed,
+            changes={"domain": claimed.domain, "status": claimed.status},
+        )
+        claimed.delete()
+
+
+def _lock_claim(claimed: ClaimedDomain) -> ClaimedDomain:
+    try:
+        return (
+            ClaimedDomain.objects.select_for_update(of=("self",))
+            .select_related("organization")
+            .get(pk=claimed.pk)
+        )
+    except ClaimedDomain.DoesNotExist:
+        raise InvalidValue(f"{claimed.domain} is no longer claimed.") from None
+
+
+def _other_verifier(claimed: ClaimedDomain) -> ClaimedDomain | None:
+    return (
+        ClaimedDomain.objects.filter(
+            domain=claimed.domain, status__in=ClaimedDomain.VERIFIED_STATUSES
+        )
+        .exclude(pk=claimed.pk)
+        .select_related("organization")
+        .first()
+    )
+
+
+def _apply_check(
+    claimed: ClaimedDomain, outcome: str, *, actor: Actor, now: datetime
+) -> None:
+    """Change the locked claim's status as the check outcome calls for, and save it."""
+    status = claimed.status
+    Status = ClaimedDomain.Status
+    if outcome == CheckOutcome.VERIFIED:
+        if status == Status.FAILING:
+            claimed.failing_since = None
+            claimed.owners_warned_at = None
+            _change_status(
+                claimed,
+                Status.VERIFIED,
+                action="domain.verified",
+                actor=actor,
+                reason="the record is back",
+            )
+            return
+        if status != Status.VERIFIED:
+            if _other_verifier(claimed) is not None or not _save_verified(
+                claimed, now=now, actor=actor, override=False
+            ):
+                _mark_taken(claimed, actor=actor)
+            return
+    elif outcome in (CheckOutcome.NOT_FOUND, CheckOutcome.MISMATCH):
+        if status == Status.VERIFIED:
+            claimed.failing_since = now
+            claimed.owners_warned_at = None
+            _change_status(
+                claimed,
+                Status.FAILING,
+                action="domain.failing",
+                actor=actor,
+                reason="the verification record is missing",
+            )
+            return
+        if status == Status.FAILING and now >= claimed.unverify_after:
+            days = ClaimedDomain.FAILING_GRACE_PERIOD.days
+            _change_status(
+                claimed,
+                Status.EXPIRED,
+                action="domain.unverified",
+                actor=actor,
+                reason=f"the record was missing for {days} days",
+            )
+            return
+    claimed.save(
+        update_fields=["last_checked_at", "last_check_outcome", "last_check_detail"]
+    )
+
+
+def _save_verified(
+    claimed: ClaimedDomain, *, now: datetime, actor: Actor, override: bool
+) -> bool:
+    """Verify the locked claim; False when another organization's verification won.
+
+    Two organizations may verify at once, each seeing no other verifier; the partial
+    unique constraint claimed_domain_one_verifier then refuses the later save.
+    """
+    previous = {
+        "status": claimed.status,
+        "verified_at": claimed.verified_at,
+        "failing_since": claimed.failing_since,
+        "owners_warned_at": claimed.owners_warned_at,
+    }
+    claimed.status = ClaimedDomain.Status.VERIFIED
+    claimed.verified_at = now
+    claimed.failing_since = None
+    claimed.owners_warned_at = None
+    try:
+        with transaction.atomic():
+            claimed.save()
+    except IntegrityError:
+        for field, value in previous.items():
+            setattr(claimed, field, value)
+        return False
+    changes: dict[str, Any] = {
+        "domain": claimed.domain,
+        "status": {"from": previous["status"], "to": claimed.status},
+    }
+    if override:
+        changes["override"] = True
+    else:
+        changes["reason"] = "the record was found"
+    record_event(
+        claimed.organization,
+        actor=actor,
+        action="domain.verified",
+        target=claimed,
+        changes=changes,
+    )
+    _take_other_claims(claimed, actor=actor)
+    return True
+
+
+def _take_other_claims(winner: ClaimedDomain, *, actor: Actor) -> None:
+    """Mark other organizations' pending claims on the winner's domain as taken.
+
+    skip_locked: a claim locked right now is being verified by its own check, which the
+    unique constraint will refuse and which then marks itself taken. Waiting for it
+    instead would deadlock, as that check waits for this transaction.
+    """
+    losers = (
+        ClaimedDomain.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("organization")
+        .filter(domain=winner.domain, status=ClaimedDomain.Status.PENDING)
+        .exclude(pk=winner.pk)
+    )
+    for loser in losers:
+        _mark_taken(loser, actor=actor)
+
+
+def _mark_taken(claimed: ClaimedDomain, *, actor: Actor) -> None:
+    if claimed.status == ClaimedDomain.Status.TAKEN:
+        claimed.save()
+        return
+    _change_status(
+        claimed,
+        ClaimedDomain.Status.TAKEN,
+        action="domain.taken",
+        actor=actor,
+        reason="another organization verified the domain first",
+    )
+
+
+def _change_status(
+    claimed: ClaimedDomain, status: str, *, action: str, actor: Actor, reason: str
+) -> None:
+    """Save the claim in its new status with the one audit event that says why."""
+    previous = claimed.status
+    claimed.status = status
+    claimed.save()
+    record_event(
+        claimed.organization,
+        actor=actor,
+        action=action,
+        target=claimed,
+        changes={
+            "domain": claimed.domain,
+            "status": {"from": previous, "to": status},
+            "reason": reason,
+            "check": claimed.last_check_outcome,
+        },
+    )
+
+
+def _warn_about_failing_domain(claimed: ClaimedDomain, *, now: datetime) -> None:
+    """Email the owners and admins once per failing period.
+
+    Sent after the status change is committed; a send that fails leaves
+    owners_warned_at empty, so the next check tries again.
+    """
+    if (
+        claimed.status != ClaimedDomain.Status.FAILING
+        or claimed.owners_warned_at is not None
+    ):
+        return
+    if not _email_administrators(claimed, "domain_failing"):
+        return
+    ClaimedDomain.objects.filter(pk=claimed.pk, owners_warned_at__isnull=True).update(
+        owners_warned_at=now
+    )
+    claimed.owners_warned_at = now
+
+
+def _tell_about_ended_failure(claimed: ClaimedDomain) -> None:
+    """Tell the administrators who were warned how the failing period ended."""
+    template = (
+        "domain_unverified"
+        if claimed.status == ClaimedDomain.Status.EXPIRED
+        else "domain_restored"
+    )
+    _email_administrators(claimed, template)
+
+
+def _email_administrators(claimed: ClaimedDomain, template: str) -> bool:
+    """Email the organization's active owners and admins; False when sending failed."""
+    organization = claimed.organization
+    recipients = sorted(
+        set(
+            Member.objects.for_organization(organization)
+            .active()
+            .administrators()
+            .filter(user__is_active=True)
+            .values_list("user__email", flat=True)
+        )
+    )
+    if not recipients:
+        return True
+    context = {
+        "claimed": claimed,
+        "organization": organization,
+        "base_url": settings.ORGADMIN_BASE_URL,
+    }
+    subject = render_to_string(f"orgadmin/email/{template}_subject.txt", context)
+    body = render_to_string(f"orgadmin/email/{template}.txt", context)
+    try:
+        send_mail(" ".join(subject.split()), body, None, recipients)
+    except (smtplib.SMTPException, OSError):
+        logger.warning(
+            "Could not email %s about domain %s (%s).",
+            organization.slug,
+            claimed.domain,
+            template,
+            exc_info=True,
+        )
+        return False
+    return True

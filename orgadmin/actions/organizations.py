@@ -1,0 +1,89 @@
+"""Organizations: creating one with its first owner, and its settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils.text import slugify
+
+from orgadmin.actions._audit import _assign_changes
+from orgadmin.actions.members import _add_member
+from orgadmin.audit import Actor, as_actor, record_event
+from orgadmin.errors import AlreadyExists, InvalidValue
+from orgadmin.models import Member, Organization, User
+
+ORGANIZATION_SETTINGS = (
+    "name",
+    "restrict_to_claimed_domains",
+    "scim_enabled",
+    "sso_enabled",
+)
+
+
+def create_organization(
+    *,
+    name: str,
+    slug: str = "",
+    actor: Actor | User,
+    owner_email: str | None = None,
+    restrict_to_claimed_domains: bool = True,
+) -> Organization:
+    """Create an organization, and its first owner when an email is given."""
+    actor = as_actor(actor)
+    name = name.strip()
+    if not name:
+        raise InvalidValue("An organization needs a name.", field="name")
+    slug = slugify(slug or name)
+    if not slug:
+        raise InvalidValue(
+            "Choose a slug of letters, digits and hyphens.", field="slug"
+        )
+    with transaction.atomic():
+        if Organization.objects.filter(slug=slug).exists():
+            raise AlreadyExists(f'The slug "{slug}" is already taken.', field="slug")
+        organization = Organization.objects.create(
+            name=name,
+            slug=slug,
+            restrict_to_claimed_domains=restrict_to_claimed_domains,
+        )
+        changes: dict[str, Any] = {"name": name, "slug": slug}
+        if owner_email:
+            owner = _add_member(
+                organization,
+                email=owner_email,
+                role=Member.Role.OWNER,
+                source="invited",
+            )
+            changes["owner"] = owner.email
+        record_event(
+            organization,
+            actor=actor,
+            action="organization.created",
+            target=organization,
+            changes=changes,
+        )
+    return organization
+
+
+def update_organization(
+    organization: Organization, *, actor: Actor | User, **settings: Any
+) -> Organization:
+    actor = as_actor(actor)
+    unknown = set(settings) - set(ORGANIZATION_SETTINGS)
+    if unknown:
+        raise InvalidValue(
+            f"Unknown organization settings: {', '.join(sorted(unknown))}."
+        )
+    with transaction.atomic():
+        changes = _assign_changes(organization, settings)
+        if changes:
+            organization.save(update_fields=list(changes))
+        record_event(
+            organization,
+            actor=actor,
+            action="organization.updated",
+            target=organization,
+            changes=changes,
+        )
+    return organization
