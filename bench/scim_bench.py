@@ -24,7 +24,7 @@ if not os.environ.get("DATABASE_URL"):
     _tmp = tempfile.mkdtemp(prefix="scim-bench-")
     os.environ["DATABASE_URL"] = f"sqlite:///{_tmp}/bench.sqlite3"
 
-import django  # noqa: E402
+import django
 
 django.setup()
 

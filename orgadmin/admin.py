@@ -1,13 +1,22 @@
 """The Django admin for operators. Every write goes through orgadmin.actions, audited."""
 
+from allauth.account.decorators import secure_admin_login
+from allauth.mfa.models import Authenticator
+from allauth.mfa.utils import is_mfa_enabled
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.urls import reverse
-from django.utils.html import format_html
+from django.shortcuts import redirect
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from orgadmin import actions
 from orgadmin.audit import Actor
+from orgadmin.client_ip import client_ip
 from orgadmin.errors import OrgAdminError
 from orgadmin.models import (
     AuditEvent,
@@ -26,8 +35,35 @@ admin.site.site_header = "orgadmin operations"
 admin.site.site_title = "orgadmin operations"
 
 
+# Operators sign in through allauth (/accounts/login/), with its rate limits and second
+# factor, and open the admin only with TOTP set up: they act across every organization.
+_django_has_permission = admin.site.has_permission
+_allauth_login = secure_admin_login(admin.site.login)
+
+
+def operator_has_totp(user) -> bool:
+    return is_mfa_enabled(user, [Authenticator.Type.TOTP])
+
+
+def has_permission(request) -> bool:
+    return _django_has_permission(request) and operator_has_totp(request.user)
+
+
+def login(request, extra_context=None):
+    """allauth's sign-in for visitors; for staff still without TOTP, its set-up page."""
+    user = request.user
+    if user.is_active and user.is_staff and not operator_has_totp(user):
+        messages.info(request, "Set up an authenticator app first: the admin needs it.")
+        return redirect("mfa_activate_totp")
+    return _allauth_login(request, extra_context)
+
+
+admin.site.has_permission = has_permission
+admin.site.login = login
+
+
 def operator(request) -> Actor:
-    return Actor.for_operator(request.user, ip_address=request.META.get("REMOTE_ADDR"))
+    return Actor.for_operator(request.user, ip_address=client_ip(request))
 
 
 def run_for_each(modeladmin, request, queryset, action, done: str) -> None:
@@ -44,22 +80,20 @@ def run_for_each(modeladmin, request, queryset, action, done: str) -> None:
         modeladmin.message_user(request, f"{done}: {succeeded}.", messages.SUCCESS)
 
 
-def admin_link(obj, label=None):
-    if obj is None:
-        return "-"
-    url = reverse(
-        f"admin:{obj._meta.app_label}_{obj._meta.model_name}_change", args=[obj.pk]
-    )
-    return format_html('<a href="{}">{}</a>', url, label or obj)
-
-
 class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows that only actions may write: operators look, and act through admin actions."""
+    """Rows that only actions may write: operators look, and act through admin actions.
+
+    Django's own delete (the delete button and "Delete selected") is off too: it would
+    skip the action's checks and audit event.
+    """
 
     def has_add_permission(self, request, obj=None):
         return False
 
     def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
 
 
@@ -178,8 +212,33 @@ class OrganizationAdmin(admin.ModelAdmin):
         obj.created_at = created.created_at
 
 
+class UniqueEmailMixin:
+    """An address taken by another account, ignoring case, is an error on the field.
+
+    The model's constraint is on Lower("email"), which Django reports as a form-wide
+    "constraint violated" instead.
+    """
+
+    def clean_email(self):
+        email = User.objects.normalize_email(self.cleaned_data["email"])
+        others = User.objects.exclude(pk=self.instance.pk)
+        if others.filter(email__iexact=email).exists():
+            raise ValidationError(f"An account with {email} already exists.")
+        return email
+
+
+class AccountChangeForm(UniqueEmailMixin, UserChangeForm):
+    pass
+
+
+class AccountCreationForm(UniqueEmailMixin, AdminUserCreationForm):
+    pass
+
+
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
+    form = AccountChangeForm
+    add_form = AccountCreationForm
     ordering = ("email",)
     list_display = ("email", "full_name", "is_staff", "is_active", "date_joined")
     list_filter = ("is_staff", "is_superuser", "is_active")
@@ -197,6 +256,66 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ("wide",), "fields": ("email", "password1", "password2")}),
     )
     filter_horizontal = ("groups",)
+    readonly_fields = ("last_login", "date_joined")
+
+    def has_delete_permission(self, request, obj=None):
+        # An account is deactivated (Active off, audited), not deleted: deleting would
+        # also drop its sign-in addresses and two-factor devices without an event.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            values = {
+                f: form.cleaned_data[f]
+                for f in actions.ACCOUNT_FIELDS
+                if f in form.cleaned_data
+            }
+            # obj already carries the form's values; the action diffs against the stored row.
+            actions.update_account(obj, actor=operator(request), **values)
+            return
+        set_password = form.cleaned_data.get("set_usable_password", True)
+        created = actions.create_account(
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"] if set_password else None,
+            actor=operator(request),
+        )
+        obj.pk = created.pk
+
+    def save_related(self, request, form, formsets, change):
+        # save_model wrote the groups too, through update_account.
+        pass
+
+    @method_decorator(sensitive_post_parameters())
+    def user_change_password(self, request, id, form_url=""):
+        """Django's password form, saved through set_account_password as the operator."""
+        user = self.get_object(request, unquote(id))
+        if (
+            request.method != "POST"
+            or user is None
+            or not self.has_change_permission(request, user)
+        ):
+            # Django's view shows the form, or answers 404 or 403.
+            return super().user_change_password(request, id, form_url)
+        form = self.change_password_form(user, request.POST)
+        if not form.is_valid() or not (
+            form.cleaned_data["set_usable_password"] or "unset-password" in request.POST
+        ):
+            # Django's view shows the errors, or refuses conflicting buttons.
+            return super().user_change_password(request, id, form_url)
+        if form.cleaned_data["set_usable_password"]:
+            password = form.cleaned_data["password1"]
+            done = "Password changed successfully."
+        else:
+            password = None
+            done = "Password-based authentication was disabled."
+        actions.set_account_password(user, password=password, actor=operator(request))
+        self.log_change(
+            request, user, self.construct_change_message(request, form, None)
+        )
+        self.message_user(request, done, messages.SUCCESS)
+        # Changing one's own password keeps one signed in, as Django's view does.
+        update_session_auth_hash(request, user)
+        return redirect("admin:orgadmin_user_change", user.pk)
 
 
 class MemberEmailInline(ReadOnlyInline):
@@ -219,7 +338,7 @@ class MemberAdmin(ReadOnlyAdmin):
     list_filter = ("role", "is_active", "source", "organization")
     search_fields = ("user_name", "email", "display_name", "external_id", "scim_id")
     list_select_related = ("organization",)
-    actions = ["deactivate", "reactivate"]
+    actions = ["deactivate", "reactivate", "remove"]
 
     @admin.action(description="Deactivate selected members")
     def deactivate(self, request, queryset):
@@ -229,6 +348,10 @@ class MemberAdmin(ReadOnlyAdmin):
     def reactivate(self, request, queryset):
         run_for_each(self, request, queryset, actions.reactivate_member, "Reactivated")
 
+    @admin.action(description="Remove selected members (their accounts stay)")
+    def remove(self, request, queryset):
+        run_for_each(self, request, queryset, actions.remove_member, "Removed")
+
 
 @admin.register(Team)
 class TeamAdmin(ReadOnlyAdmin):
@@ -236,6 +359,7 @@ class TeamAdmin(ReadOnlyAdmin):
     list_filter = ("is_scim_managed", "organization")
     search_fields = ("display_name", "external_id", "scim_id")
     list_select_related = ("organization",)
+    actions = ["delete_teams"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_total=Count("memberships"))
@@ -243,6 +367,10 @@ class TeamAdmin(ReadOnlyAdmin):
     @admin.display(description="members", ordering="member_total")
     def member_count(self, obj):
         return obj.member_total
+
+    @admin.action(description="Delete selected teams (their members stay)")
+    def delete_teams(self, request, queryset):
+        run_for_each(self, request, queryset, actions.delete_team, "Deleted")
 
 
 @admin.register(ClaimedDomain)
@@ -331,9 +459,6 @@ class ScimRequestLogAdmin(ReadOnlyAdmin):
     search_fields = ("path", "organization__slug")
     list_select_related = ("organization",)
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
@@ -347,6 +472,3 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ("action", "actor_type")
     search_fields = ("actor_label", "action", "target_label", "organization_slug")
     date_hierarchy = "created_at"
-
-    def has_delete_permission(self, request, obj=None):
-        return False

@@ -5,6 +5,23 @@ from django.core.checks import Error, Tags, register
 from django.core.exceptions import ImproperlyConfigured
 
 MISSING_SECRET_KEY = "DJANGO_SECRET_KEY is required unless DJANGO_DEBUG=1."
+# The periods ORGADMIN_SCIM_THROTTLE_RATE accepts after "N/", in seconds.
+THROTTLE_PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
+
+
+def parse_throttle_rate(rate: str) -> tuple[int, int] | None:
+    """Read a SCIM throttle rate ("N/s", "N/min", "N/hour") as (requests, seconds);
+    None for "" (no limit). Raise ImproperlyConfigured, naming the variable, otherwise.
+    """
+    if not rate.strip():
+        return None
+    number, _, period = rate.partition("/")
+    seconds = THROTTLE_PERIODS.get(period.strip().lower())
+    if not number.strip().isdigit() or seconds is None:
+        raise ImproperlyConfigured(
+            f"ORGADMIN_SCIM_THROTTLE_RATE={rate!r}: use N/s, N/min or N/hour."
+        )
+    return int(number), seconds
 
 
 def require_secret_key() -> None:
@@ -55,3 +72,22 @@ def dns_nameservers_are_readable(app_configs, **kwargs):
                 )
             )
     return errors
+
+
+@register()
+def trusted_proxy_count_is_shared(app_configs, **kwargs):
+    """Audit rows, token last-use and allauth's sign-in limits read one proxy count."""
+    count = settings.ORGADMIN_TRUSTED_PROXY_COUNT
+    allauth_count = getattr(settings, "ALLAUTH_TRUSTED_PROXY_COUNT", 0)
+    if isinstance(count, int) and count >= 0 and allauth_count == count:
+        return []
+    return [
+        Error(
+            f"ORGADMIN_TRUSTED_PROXY_COUNT={count!r} with ALLAUTH_TRUSTED_PROXY_COUNT="
+            f"{allauth_count!r}: the count must be a whole number, 0 or more, and both "
+            "the same.",
+            hint="Set only ORGADMIN_TRUSTED_PROXY_COUNT; settings.py copies it to "
+            "allauth.",
+            id="orgadmin.E003",
+        )
+    ]

@@ -44,10 +44,9 @@ def check_txt_record(host: str, expected: str, *, prefix: str) -> TxtCheck:
         resolver = make_resolver()
     except OSError as error:
         return TxtCheck(CheckOutcome.TRY_LATER, f"nameserver unknown: {error}")
+    qname = dns.name.from_text(host)
     try:
-        answer = resolver.resolve(
-            dns.name.from_text(host), dns.rdatatype.TXT, search=False
-        )
+        answer = resolver.resolve(qname, dns.rdatatype.TXT, search=False)
     except dns.resolver.NXDOMAIN:
         return TxtCheck(CheckOutcome.NOT_FOUND, f"{host} does not exist in DNS")
     except dns.resolver.NoAnswer:
@@ -62,6 +61,12 @@ def check_txt_record(host: str, expected: str, *, prefix: str) -> TxtCheck:
     except dns.exception.DNSException as error:
         return TxtCheck(CheckOutcome.TRY_LATER, f"DNS error: {error}")
 
+    alias = _alias_target(answer, qname)
+    if alias is not None:
+        return TxtCheck(
+            CheckOutcome.NOT_FOUND,
+            f"it is a CNAME to {alias}: records reached through a CNAME do not count",
+        )
     values = [_txt_value(rdata.strings) for rdata in answer]
     if expected in values:
         return TxtCheck(CheckOutcome.VERIFIED, found=(expected,))
@@ -131,6 +136,21 @@ def _port(text: str, whole: str) -> int:
             f"ORGADMIN_DNS_NAMESERVERS: {whole!r} is not host or host:port."
         )
     return int(text)
+
+
+def _alias_target(answer: dns.resolver.Answer, qname: dns.name.Name) -> str | None:
+    """Where a CNAME (or DNAME) on the queried name led the answer, if it did.
+
+    dnspython follows the chain and returns the last name's TXT records, but those
+    belong to whoever controls that name (a vendor, a SaaS host), not to the claimant.
+    """
+    has_alias = any(
+        rrset.rdtype in (dns.rdatatype.CNAME, dns.rdatatype.DNAME)
+        for rrset in answer.response.answer
+    )
+    if answer.rrset.name == qname and not has_alias:
+        return None
+    return answer.canonical_name.to_text(omit_final_dot=True)
 
 
 def _txt_value(strings: tuple[bytes, ...]) -> str:

@@ -57,6 +57,32 @@ PUBLIC_EMAIL_DOMAINS = frozenset(
     }
 )
 
+# Names under these never resolve on the public internet (RFC 6761, RFC 6762, RFC 7686,
+# RFC 8375, RFC 9476 and ICANN's .internal): nobody can prove they own one, and looking
+# one up would ask the server's own resolver about its internal network (mDNS,
+# svc.cluster.local, metadata.google.internal, host.docker.internal). .arpa is DNS
+# infrastructure (reverse lookups, home.arpa), nobody's company.
+SPECIAL_USE_SUFFIXES = (
+    "alt",
+    "arpa",
+    "internal",
+    "invalid",
+    "local",
+    "localhost",
+    "onion",
+    "test",
+)
+
+# RFC 2606 reserves .example for documentation. It never resolves publicly either, but
+# it is allowed: the docs, the demo and the tests claim acme.example, and a claim there
+# can only be verified through a nameserver the operator points ORGADMIN_DNS_NAMESERVERS
+# at, which is the point of a demo or test.
+DOCUMENTATION_SUFFIX = "example"
+
+# Pending claims an organization may have at once: each is looked up by the cron job
+# every run, so junk claims would keep the job and the resolver busy.
+PENDING_CLAIMS_LIMIT = 20
+
 _LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 
@@ -65,7 +91,9 @@ _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)
 def _public_suffixes() -> PublicSuffixList:
     # The list shipped inside the publicsuffixlist package; nothing is fetched at run
     # time. Private suffixes (github.io, blogspot.com) count: anyone can get a name there.
-    return PublicSuffixList()
+    # accept_unknown=False: a TLD missing from the list (.corp, .lan) has no public
+    # suffix, instead of the list's default "*" rule that makes any TLD one.
+    return PublicSuffixList(accept_unknown=False)
 
 
 def normalize_domain(text: str) -> str:
@@ -110,6 +138,21 @@ def normalize_domain(text: str) -> str:
         )
     if labels[-1].isdigit():
         raise _refuse(f"{text.strip()} is not a valid domain name.")
+    if labels[-1] in SPECIAL_USE_SUFFIXES:
+        raise _refuse(
+            f"{value} is under .{labels[-1]}, a special-use name that never resolves on "
+            "the public internet. Claim your company's registered domain, such as "
+            "yourcompany.com."
+        )
+    if (
+        labels[-1] != DOCUMENTATION_SUFFIX
+        and _public_suffixes().publicsuffix(value) is None
+    ):
+        raise _refuse(
+            f"{value} ends in .{labels[-1]}, which is not a top-level domain on the "
+            "public internet. Claim your company's registered domain, such as "
+            "yourcompany.com."
+        )
     provider = public_email_provider(value)
     if provider:
         raise _refuse(
@@ -132,6 +175,12 @@ def public_email_provider(domain: str) -> str | None:
         if candidate in PUBLIC_EMAIL_DOMAINS:
             return candidate
     return None
+
+
+def parent_domains(domain: str) -> list[str]:
+    """The domains `domain` is under, nearest first, without the top-level domain."""
+    labels = domain.split(".")
+    return [".".join(labels[start:]) for start in range(1, len(labels) - 1)]
 
 
 def _is_ip_address(value: str) -> bool:

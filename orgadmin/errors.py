@@ -53,3 +53,25 @@ class LastOwner(OrgAdminError):
 
 class NotPermitted(OrgAdminError):
     code = "not_permitted"
+
+
+class VersionMismatch(OrgAdminError):
+    """The row changed since the caller read it: read it again before writing."""
+
+    code = "version_mismatch"
+
+    def __init__(self, message: str, *, current_version: int):
+        super().__init__(message)
+        self.current_version = current_version
+
+
+class NoLongerExists(OrgAdminError):
+    """The row was deleted between the caller's read and the write."""
+
+    code = "no_longer_exists"
+
+
+class ProtectedOwner(NotPermitted):
+    """Owners are managed by owners: not by admins, and not by the directory (SCIM)."""
+
+    code = "protected_owner"

@@ -150,9 +150,6 @@ class MemberRoleForm(ActionForm):
 class MemberProfileForm(ActionForm):
     """Directory fields an admin may edit for people who did not arrive by SCIM."""
 
-    def action_kwargs(self) -> dict:
-        return {"attributes": self.cleaned_data}
-
     display_name = forms.CharField(label="Name", max_length=255, required=False)
     title = forms.CharField(label="Job title", max_length=255, required=False)
     department = forms.CharField(max_length=255, required=False)

@@ -21,7 +21,6 @@ from orgadmin.models import (
     SSOConfiguration,
 )
 
-OUTCOMES = ("created", "updated", "deactivated", "reactivated", "deleted")
 CHART_DAYS = 7
 RECENT_ERRORS = 20
 TOKEN_EXPIRY_WARNING = timedelta(days=14)
@@ -83,10 +82,6 @@ class SetupProgress:
     @property
     def next_step(self) -> SetupStep | None:
         return next((s for s in self.steps if s.in_plan and not s.done), None)
-
-    @property
-    def has_verified_domain(self) -> bool:
-        return self.steps[0].done
 
 
 def setup_progress(organization: Organization) -> SetupProgress:
@@ -150,7 +145,10 @@ def provisioning_health(
     last_request = log.select_related("token").first()
     counts = log.filter(created_at__gte=now - timedelta(hours=24)).aggregate(
         errors=Count("pk", filter=Q(status__gte=400)),
-        **{outcome: Count("pk", filter=Q(outcome=outcome)) for outcome in OUTCOMES},
+        **{
+            outcome: Count("pk", filter=Q(outcome=outcome))
+            for outcome in ScimRequestLog.Outcome.values
+        },
     )
     hourly = _requests_per_hour(log, now)
     bars, ticks = _chart(hourly, now)

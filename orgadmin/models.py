@@ -57,7 +57,8 @@ class Organization(models.Model):
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
-    def normalize_email(self, email):  # noqa: D102 - the whole address is case-insensitive here
+    def normalize_email(self, email):
+        # The whole address is case-insensitive here, not just the domain.
         return (email or "").strip().lower()
 
     def _create_user(self, email, password, **extra_fields):
@@ -183,6 +184,10 @@ class Member(models.Model):
     phone_numbers = models.JSONField(default=list, blank=True)
     addresses = models.JSONField(default=list, blank=True)
     roles = models.JSONField(default=list, blank=True)
+    ims = models.JSONField(default=list, blank=True)
+    photos = models.JSONField(default=list, blank=True)
+    entitlements = models.JSONField(default=list, blank=True)
+    x509_certificates = models.JSONField(default=list, blank=True)
     # The work email (primary, else first work, else first, else an email userName),
     # computed by the actions whenever emails or userName change.
     email = models.CharField(max_length=254, blank=True, db_index=True)
@@ -578,6 +583,15 @@ class ScimRequestLog(models.Model):
 
     KEEP_PER_ORGANIZATION = 10_000
 
+    class Outcome(models.TextChoices):
+        """What a successful request changed, for the health counts."""
+
+        CREATED = "created"
+        UPDATED = "updated"
+        DEACTIVATED = "deactivated"
+        REACTIVATED = "reactivated"
+        DELETED = "deleted"
+
     organization = models.ForeignKey(
         Organization, on_delete=models.CASCADE, related_name="scim_requests"
     )
@@ -593,8 +607,8 @@ class ScimRequestLog(models.Model):
     path = models.CharField(max_length=500)
     status = models.PositiveSmallIntegerField()
     duration_ms = models.PositiveIntegerField(default=0)
-    # What the request did, for the health counts: created, updated, deactivated, deleted...
-    outcome = models.CharField(max_length=20, blank=True)
+    # Blank for a request that changed nothing (a read, a refusal, an unchanged PUT).
+    outcome = models.CharField(max_length=20, blank=True, choices=Outcome.choices)
     error_detail = models.TextField(blank=True)
 
     objects = ScimRequestLogQuerySet.as_manager()

@@ -6,6 +6,8 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from orgadmin.checks import parse_throttle_rate
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 
@@ -22,6 +24,16 @@ def env_list(name: str, default: str = "") -> list[str]:
         for item in os.environ.get(name, default).split(",")
         if item.strip()
     ]
+
+
+def env_count(name: str, default: int) -> int:
+    """A whole number, 0 or more; anything else stops start-up with the variable's name."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit():
+        raise ImproperlyConfigured(f"{name}={value!r}: use a whole number, 0 or more.")
+    return int(value)
 
 
 DEBUG = env_bool("DJANGO_DEBUG")
@@ -47,19 +59,18 @@ ORGADMIN_DNS_TIMEOUT = float(os.environ.get("ORGADMIN_DNS_TIMEOUT", "3"))
 # Requests per token and period ("N/s", "N/min", "N/hour"), or "" for no limit. Generous:
 # Entra ID treats 429 as a failed request, so this only stops a runaway client.
 SCIM_THROTTLE_RATE = os.environ.get("ORGADMIN_SCIM_THROTTLE_RATE", "6000/min").strip()
-if SCIM_THROTTLE_RATE:
-    _number, _, _period = SCIM_THROTTLE_RATE.partition("/")
-    if not _number.isdigit() or _period.strip().lower() not in {
-        "s",
-        "sec",
-        "m",
-        "min",
-        "h",
-        "hour",
-    }:
-        raise ImproperlyConfigured(
-            f"ORGADMIN_SCIM_THROTTLE_RATE={SCIM_THROTTLE_RATE!r}: use N/s, N/min or N/hour."
-        )
+parse_throttle_rate(SCIM_THROTTLE_RATE)  # a malformed rate stops the start-up
+
+# Failed SCIM authentications allowed per client address and minute before 429; 0 for no
+# limit. A valid token is never refused by it: Entra ID's provisioning service shares its
+# addresses between tenants.
+ORGADMIN_SCIM_BAD_TOKEN_LIMIT = env_count("ORGADMIN_SCIM_BAD_TOKEN_LIMIT", 20)
+
+# How many proxies of this deployment append to X-Forwarded-For in front of the app;
+# orgadmin.client_ip and allauth's sign-in rate limits take the client address from it.
+# 0 ignores the header (a client could write anything in it).
+ORGADMIN_TRUSTED_PROXY_COUNT = env_count("ORGADMIN_TRUSTED_PROXY_COUNT", 0)
+ALLAUTH_TRUSTED_PROXY_COUNT = ORGADMIN_TRUSTED_PROXY_COUNT
 
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS") or [ORGADMIN_BASE_URL]
 
@@ -83,6 +94,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -208,6 +220,25 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
 SECURE_HSTS_PRELOAD = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# django-csp. No page has an inline script, style or event handler (ours, allauth's and
+# the Django admin's; tests/orgadmin/test_content_security_policy.py checks each), so
+# none needs 'unsafe-inline'. form-action allows https: because a SAML sign-in form
+# posts here and is then redirected to the organization's IdP (Entra ID, Okta, on their
+# own origins), and browsers apply form-action to that redirect too.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'"],
+        # allauth shows the TOTP QR code as a data: image.
+        "img-src": ["'self'", "data:"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'", "https:"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 LOGGING = {
     "version": 1,

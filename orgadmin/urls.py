@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 
 from orgadmin import views
+from orgadmin.public_urls import SCIM_PATH
 
 organization_patterns = [
     path("", views.organization_general, name="organization-general"),
@@ -73,5 +74,5 @@ urlpatterns = [
     path("", include(app_patterns)),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
-    path("scim/v2/", include("scim.urls")),
+    path(f"{SCIM_PATH}/", include("scim.urls")),
 ]

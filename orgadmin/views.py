@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import csv
-import json
-
 from allauth.account.decorators import reauthentication_required
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.db.models import Count
-from django.http import HttpResponseBadRequest, StreamingHttpResponse
+from django.http import HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from orgadmin import actions, forms
+from orgadmin import actions, exports, forms
 from orgadmin.access import (
     access_audit_events,
     access_claimed_domain,
@@ -28,26 +25,22 @@ from orgadmin.access import (
     organizations_for_user,
 )
 from orgadmin.audit import Actor
+from orgadmin.client_ip import client_ip
 from orgadmin.errors import OrgAdminError
 from orgadmin.health import provisioning_health, setup_progress
 from orgadmin.models import ClaimedDomain, Member, ScimToken, SSOConfiguration, Team
+from orgadmin.public_urls import saml_service_provider_urls, scim_tenant_url
 
 MEMBERS_PER_PAGE = 25
 TEAMS_PER_PAGE = 50
 EVENTS_PER_PAGE = 50
-# A CSV export streams at most this many of the newest matching events; narrow the
-# filters (dates) for older ones.
-AUDIT_EXPORT_LIMIT = 100_000
-# The new token's secret waits in the session for exactly one display (then it is popped),
-# so that reloading the page, or the back button, never shows it again.
-NEW_TOKEN_SESSION_KEY = "orgadmin_new_scim_token"
 # The Access Security tabs that show the next setup step (domain, then SSO, then SCIM);
 # the audit log keeps its fixed query count.
 SETUP_TABS = ("domains", "sso", "scim")
 
 
 def actor_for(request) -> Actor:
-    return Actor.for_user(request.user, ip_address=request.META.get("REMOTE_ADDR"))
+    return Actor.for_user(request.user, ip_address=client_ip(request))
 
 
 def render_settings(request, template, organization, me, section, **context):
@@ -332,7 +325,9 @@ def team_update(request, slug, team_id):
         messages.success(request, f"{form.member.label} was added to the team.")
     elif "remove_member" in request.POST:
         member = access_member(organization, request.POST["remove_member"])
-        actions.remove_team_members(team, [member.pk], actor=actor_for(request))
+        actions.remove_team_members(
+            team, member_ids=[member.pk], actor=actor_for(request)
+        )
         messages.success(request, f"{member.label} was removed from the team.")
     return redirect("orgadmin:team-detail", slug=slug, team_id=team_id)
 
@@ -445,20 +440,9 @@ def sso_settings(request, slug):
         tab="sso",
         form=form,
         configuration=configuration,
-        sp=service_provider_urls(organization),
+        sp=saml_service_provider_urls(organization),
         certificates=_certificates(initial["idp_x509_certificates"]),
     )
-
-
-def service_provider_urls(organization) -> dict[str, str]:
-    """The values to paste into the IdP, on django-allauth's SAML URL patterns."""
-    base = f"{settings.ORGADMIN_BASE_URL}/accounts/saml/{organization.slug}"
-    return {
-        "entity_id": f"{base}/metadata/",
-        "acs_url": f"{base}/acs/",
-        "metadata_url": f"{base}/metadata/",
-        "sign_in_url": f"{base}/login/",
-    }
 
 
 def _certificates(pem: str):
@@ -468,6 +452,7 @@ def _certificates(pem: str):
         return []
 
 
+@never_cache
 @login_required
 def scim_settings(request, slug):
     organization, me = access_organization(request.user, slug, administrators_only=True)
@@ -481,21 +466,15 @@ def scim_settings(request, slug):
         me,
         "access",
         tab="scim",
-        new_token=_pop_new_token(request, organization),
-        tenant_url=f"{settings.ORGADMIN_BASE_URL}/scim/v2",
+        tenant_url=scim_tenant_url(),
         tokens=tokens,
         health=provisioning_health(organization, tokens=tokens),
     )
 
 
-def _pop_new_token(request, organization) -> dict | None:
-    """The secret just generated for this organization, once; then it is gone."""
-    new_token = request.session.pop(NEW_TOKEN_SESSION_KEY, None)
-    if new_token and new_token.get("organization") == organization.pk:
-        return new_token
-    return None
-
-
+# The secret is only in the answer to the POST that made it (never in the session), and
+# no cache keeps that answer: reloading the SCIM tab never shows the secret again.
+@never_cache
 @login_required
 def scim_token_create(request, slug):
     # The organization check comes first, so that people without access get a 404
@@ -511,12 +490,17 @@ def _scim_token_create(request, organization, me):
         actions.issue_scim_token, organization, actor=actor_for(request)
     ):
         token, secret = form.result
-        request.session[NEW_TOKEN_SESSION_KEY] = {
-            "organization": organization.pk,
-            "name": token.name,
-            "secret": secret,
-        }
-        return redirect("orgadmin:scim-settings", slug=organization.slug)
+        return render_settings(
+            request,
+            "orgadmin/scim_token_created.html",
+            organization,
+            me,
+            "access",
+            tab="scim",
+            token=token,
+            secret=secret,
+            tenant_url=scim_tenant_url(),
+        )
     return render_settings(
         request,
         "orgadmin/scim_token_create.html",
@@ -558,7 +542,7 @@ def audit_log(request, slug):
         tab="audit",
         filters=filters,
         page=page,
-        export_limit=f"{AUDIT_EXPORT_LIMIT:,}",
+        export_limit=f"{exports.AUDIT_EXPORT_LIMIT:,}",
     )
 
 
@@ -571,33 +555,7 @@ def audit_log_export(request, slug):
         return HttpResponseBadRequest(
             filters.errors_as_text(), content_type="text/plain; charset=utf-8"
         )
-    rows = events.values_list(*AUDIT_CSV_COLUMNS)[:AUDIT_EXPORT_LIMIT]
-    response = StreamingHttpResponse(
-        _csv_lines(rows), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{slug}-audit-log.csv"'
-    return response
-
-
-def _csv_lines(rows):
-    """The header, then the rows in chunks: the export never holds the log in memory."""
-    writer = csv.writer(_Echo())
-    yield writer.writerow(AUDIT_CSV_COLUMNS)
-    for row in rows.iterator(chunk_size=2000):
-        yield writer.writerow([_csv_cell(value) for value in row])
-
-
-AUDIT_CSV_COLUMNS = (
-    "created_at",
-    "actor_type",
-    "actor_label",
-    "action",
-    "target_type",
-    "target_id",
-    "target_label",
-    "changes",
-    "ip_address",
-)
+    return exports.audit_log_csv(events, filename=f"{slug}-audit-log.csv")
 
 
 def _filtered_events(request, organization):
@@ -605,20 +563,3 @@ def _filtered_events(request, organization):
     names = events.order_by("action").values_list("action", flat=True).distinct()
     filters = forms.AuditFilterForm(request.GET or None, actions=list(names))
     return filters.filter(events), filters
-
-
-class _Echo:
-    def write(self, value):
-        return value
-
-
-def _csv_cell(value):
-    """Text for a spreadsheet: no formula injection from names the directory sent."""
-    if value is None:
-        return ""
-    if isinstance(value, dict | list):
-        value = json.dumps(value, sort_keys=True)
-    value = value.isoformat() if hasattr(value, "isoformat") else str(value)
-    if value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value

@@ -12,22 +12,15 @@ from scim.errors import InvalidValue, NotFound
 from scim.serializers import parse_scim_id
 
 
-def scim_member(
-    organization: Organization, scim_id: str, *, for_update: bool = False
-) -> Member:
+def scim_member(organization: Organization, scim_id: str) -> Member:
     queryset = Member.objects.for_organization(organization)
-    if for_update:
-        queryset = queryset.select_for_update(of=("self",))
     return _get(queryset.select_related("manager"), scim_id, "user", organization)
 
 
-def scim_team(
-    organization: Organization, scim_id: str, *, for_update: bool = False
-) -> Team:
-    queryset = Team.objects.for_organization(organization)
-    if for_update:
-        queryset = queryset.select_for_update()
-    return _get(queryset, scim_id, "group", organization)
+def scim_team(organization: Organization, scim_id: str) -> Team:
+    return _get(
+        Team.objects.for_organization(organization), scim_id, "group", organization
+    )
 
 
 def member_pks(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+import logging
 import time
 
 from django.conf import settings
@@ -13,7 +15,12 @@ from rest_framework.exceptions import AuthenticationFailed, PermissionDenied
 from rest_framework.permissions import BasePermission
 from rest_framework.throttling import BaseThrottle
 
+from orgadmin.checks import parse_throttle_rate
+from orgadmin.client_ip import client_ip
 from orgadmin.models import ScimToken
+from scim.errors import TooManyRequests
+
+logger = logging.getLogger(__name__)
 
 
 class ScimTokenAuthentication(BaseAuthentication):
@@ -24,6 +31,15 @@ class ScimTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request):
+        try:
+            token = self._usable_token(request)
+        except AuthenticationFailed:
+            count_failed_authentication(request)
+            raise
+        note_token_use(token, ip_address=client_ip(request))
+        return (None, token)
+
+    def _usable_token(self, request) -> ScimToken:
         header = get_authorization_header(request).split()
         if not header:
             raise AuthenticationFailed(
@@ -48,11 +64,67 @@ class ScimTokenAuthentication(BaseAuthentication):
             raise AuthenticationFailed(
                 f"The token is {token.status}; issue a new one in Access Security > SCIM."
             )
-        note_token_use(token, ip_address=request.META.get("REMOTE_ADDR"))
-        return (None, token)
+        return token
 
     def authenticate_header(self, request):
         return 'Bearer realm="scim"'
+
+
+FAILED_AUTHENTICATION_WINDOW = 60  # seconds
+
+
+def count_failed_authentication(request) -> None:
+    """Count a refused token against the client's address; past the limit, answer 429.
+
+    ORGADMIN_SCIM_BAD_TOKEN_LIMIT failures per address (per /64 for IPv6, which one
+    host can fill) in a minute that starts at the address's first failure. Only failures
+    are counted and only they are refused, so a valid token from a shared address (Entra
+    ID's provisioning service serves many tenants) keeps working.
+    """
+    limit = settings.ORGADMIN_SCIM_BAD_TOKEN_LIMIT
+    if not limit:
+        return
+    address = client_ip(request)
+    key = f"scim-failed-authentication:{_address_key(address)}"
+    now = int(time.time())
+    started = cache.get_or_set(f"{key}:started", now, FAILED_AUTHENTICATION_WINDOW)
+    failures = count_in_window(f"{key}:{started}", seconds=FAILED_AUTHENTICATION_WINDOW)
+    if failures <= limit:
+        return
+    if (failures - limit - 1) % limit == 0:
+        # On the first refusal, then once every `limit` more: the address and the count
+        # for operators, never the token (not even its prefix).
+        logger.warning(
+            "SCIM: %d requests with a missing or invalid token from %s within a "
+            "minute; answering 429 until the minute ends.",
+            failures,
+            address or "an unknown address",
+        )
+    retry_after = max(1, started + FAILED_AUTHENTICATION_WINDOW - now)
+    raise TooManyRequests(
+        f"Too many requests with an invalid token from this address; retry in "
+        f"{retry_after} seconds with the organization's SCIM token.",
+        retry_after=retry_after,
+    )
+
+
+def count_in_window(key: str, *, seconds: int) -> int:
+    """Add one to the counter `key` (a window of `seconds`) and return its new value."""
+    cache.add(key, 0, timeout=seconds + 1)
+    try:
+        return cache.incr(key)
+    except ValueError:  # evicted between add and incr
+        cache.set(key, 1, timeout=seconds + 1)
+        return 1
+
+
+def _address_key(address: str | None) -> str:
+    if address is None:
+        return "unknown"
+    parsed = ipaddress.ip_address(address)
+    if parsed.version == 6:
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False).network_address)
+    return address
 
 
 def note_token_use(token: ScimToken, *, ip_address: str | None) -> None:
@@ -87,14 +159,11 @@ class ScimTokenThrottle(BaseThrottle):
     failure, so this only stops a runaway client.
     """
 
-    PERIODS = {"s": 1, "sec": 1, "m": 60, "min": 60, "h": 3600, "hour": 3600}
-
     def allow_request(self, request, view) -> bool:
-        rate = settings.SCIM_THROTTLE_RATE
-        if not rate or request.auth is None:
+        rate = parse_throttle_rate(settings.SCIM_THROTTLE_RATE)
+        if rate is None or request.auth is None:
             return True
-        number, _, period = rate.partition("/")
-        limit, seconds = int(number), self.PERIODS[period.strip().lower()]
+        limit, seconds = rate
         now = int(time.time())
         window = now // seconds
         self.wait_seconds = seconds - now % seconds

@@ -7,6 +7,7 @@ provider never sees an HTML page, a DRF-shaped body or a database message.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
@@ -16,8 +17,14 @@ from django_scim.constants import SchemaURI
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
-from orgadmin.errors import AlreadyExists, LastOwner, OrgAdminError
-from scim.filters import InvalidFilter
+from orgadmin.errors import (
+    AlreadyExists,
+    LastOwner,
+    NoLongerExists,
+    OrgAdminError,
+    ProtectedOwner,
+    VersionMismatch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -28,12 +35,19 @@ class ScimError(Exception):
     status_code = 400
     scim_type: str | None = None
     default_detail = "The request is not valid."
+    headers: dict[str, str] | None = None
 
     def __init__(self, detail: str | None = None, *, scim_type: str | None = None):
         self.detail = detail or self.default_detail
         if scim_type:
             self.scim_type = scim_type
         super().__init__(self.detail)
+
+
+class InvalidFilter(ScimError):
+    """A filter that cannot be applied, in ?filter= or in a PATCH value path."""
+
+    scim_type = "invalidFilter"
 
 
 class InvalidSyntax(ScimError):
@@ -60,11 +74,6 @@ class TooMany(ScimError):
     scim_type = "tooMany"
 
 
-class Uniqueness(ScimError):
-    status_code = 409
-    scim_type = "uniqueness"
-
-
 class NotFound(ScimError):
     status_code = 404
     default_detail = "No such resource."
@@ -72,11 +81,6 @@ class NotFound(ScimError):
 
 class Forbidden(ScimError):
     status_code = 403
-
-
-class PreconditionFailed(ScimError):
-    status_code = 412
-    default_detail = "The resource has changed: its version does not match If-Match."
 
 
 class LengthRequired(ScimError):
@@ -89,6 +93,16 @@ class PayloadTooLarge(ScimError):
 
 class NotImplementedByServer(ScimError):
     status_code = 501
+
+
+class TooManyRequests(ScimError):
+    """429 with Retry-After (RFC 6585 section 4): the client must wait before retrying."""
+
+    status_code = 429
+
+    def __init__(self, detail: str, *, retry_after: int):
+        super().__init__(detail)
+        self.headers = {"Retry-After": str(retry_after)}
 
 
 def error_response(
@@ -110,51 +124,109 @@ def error_response(
 
 def scim_exception_handler(exc: Exception, context: dict) -> Response:
     """Turn any exception raised under /scim/ into an RFC 7644 error response."""
-    if isinstance(exc, ScimError):
-        return error_response(exc.status_code, exc.detail, scim_type=exc.scim_type)
-    if isinstance(exc, InvalidFilter):
-        return error_response(400, str(exc), scim_type="invalidFilter")
-    if isinstance(exc, AlreadyExists):
-        return error_response(409, exc.message, scim_type="uniqueness")
-    if isinstance(exc, LastOwner):
-        return error_response(400, exc.message, scim_type="mutability")
-    if isinstance(exc, OrgAdminError):
-        return error_response(400, exc.message, scim_type="invalidValue")
-    if isinstance(exc, Http404):
-        return error_response(404, "No such resource.")
-    if isinstance(exc, OperationalError):
-        logger.exception("SCIM request failed on the database", exc_info=exc)
-        return error_response(
-            503,
-            "The service is temporarily unavailable; retry later.",
-            headers={"Retry-After": "60"},
-        )
-    if isinstance(exc, RequestDataTooBig):
-        return error_response(413, "The request body is too large.")
-    if isinstance(exc, drf.NotAuthenticated | drf.AuthenticationFailed):
-        return error_response(
-            401, str(exc.detail), headers={"WWW-Authenticate": 'Bearer realm="scim"'}
-        )
-    if isinstance(exc, drf.Throttled):
-        wait = int(exc.wait or 1)
-        return error_response(
-            429,
-            f"Too many requests for this organization; retry in {wait} seconds.",
-            headers={"Retry-After": str(wait)},
-        )
-    if isinstance(exc, drf.ParseError):
-        return error_response(
-            400, f"The body is not valid JSON: {exc.detail}", scim_type="invalidSyntax"
-        )
-    if isinstance(exc, drf.UnsupportedMediaType):
-        return error_response(
-            415, "Send the body as application/scim+json or application/json."
-        )
-    if isinstance(exc, drf.MethodNotAllowed):
-        return error_response(
-            405, f"{context['request'].method} is not supported on this endpoint."
-        )
-    if isinstance(exc, drf.APIException):
-        return error_response(exc.status_code, str(exc.detail))
+    return _nearest(_HANDLERS, type(exc))(exc, context)
+
+
+# An action's refusal as (status, scimType); a subclass not listed answers as its
+# nearest listed base class. orgadmin knows nothing of SCIM: the translation is here.
+ORGADMIN_ERRORS: dict[type[OrgAdminError], tuple[int, str | None]] = {
+    OrgAdminError: (400, "invalidValue"),
+    AlreadyExists: (409, "uniqueness"),
+    LastOwner: (400, "mutability"),
+    ProtectedOwner: (403, None),
+    VersionMismatch: (412, None),  # RFC 7644 section 3.14: a stale If-Match
+    NoLongerExists: (404, None),
+}
+
+
+def _nearest(table: dict[type, Any], cls: type) -> Any:
+    return next(table[base] for base in cls.__mro__ if base in table)
+
+
+def _refused(exc: ScimError, context: dict) -> Response:
+    return error_response(
+        exc.status_code, exc.detail, scim_type=exc.scim_type, headers=exc.headers
+    )
+
+
+def _refused_by_action(exc: OrgAdminError, context: dict) -> Response:
+    status, scim_type = _nearest(ORGADMIN_ERRORS, type(exc))
+    return error_response(status, exc.message, scim_type=scim_type)
+
+
+def _not_found(exc: Http404, context: dict) -> Response:
+    return error_response(404, "No such resource.")
+
+
+def _database_unavailable(exc: OperationalError, context: dict) -> Response:
+    logger.exception("SCIM request failed on the database", exc_info=exc)
+    return error_response(
+        503,
+        "The service is temporarily unavailable; retry later.",
+        headers={"Retry-After": "60"},
+    )
+
+
+def _body_too_large(exc: RequestDataTooBig, context: dict) -> Response:
+    return error_response(413, "The request body is too large.")
+
+
+def _unauthenticated(exc: drf.APIException, context: dict) -> Response:
+    return error_response(
+        401, str(exc.detail), headers={"WWW-Authenticate": 'Bearer realm="scim"'}
+    )
+
+
+def _throttled(exc: drf.Throttled, context: dict) -> Response:
+    wait = int(exc.wait or 1)
+    return error_response(
+        429,
+        f"Too many requests for this organization; retry in {wait} seconds.",
+        headers={"Retry-After": str(wait)},
+    )
+
+
+def _not_json(exc: drf.ParseError, context: dict) -> Response:
+    return error_response(
+        400, f"The body is not valid JSON: {exc.detail}", scim_type="invalidSyntax"
+    )
+
+
+def _unsupported_media_type(exc: drf.UnsupportedMediaType, context: dict) -> Response:
+    return error_response(
+        415, "Send the body as application/scim+json or application/json."
+    )
+
+
+def _method_not_allowed(exc: drf.MethodNotAllowed, context: dict) -> Response:
+    return error_response(
+        405, f"{context['request'].method} is not supported on this endpoint."
+    )
+
+
+def _other_drf_error(exc: drf.APIException, context: dict) -> Response:
+    return error_response(exc.status_code, str(exc.detail))
+
+
+def _server_error(exc: Exception, context: dict) -> Response:
     logger.exception("SCIM request failed", exc_info=exc)
     return error_response(500, "The server could not complete the request.")
+
+
+# Looked up by the exception's class, then its bases in MRO order, so the most specific
+# entry wins whatever the order here.
+_HANDLERS: dict[type[Exception], Callable[[Any, dict], Response]] = {
+    ScimError: _refused,
+    OrgAdminError: _refused_by_action,
+    Http404: _not_found,
+    OperationalError: _database_unavailable,
+    RequestDataTooBig: _body_too_large,
+    drf.NotAuthenticated: _unauthenticated,
+    drf.AuthenticationFailed: _unauthenticated,
+    drf.Throttled: _throttled,
+    drf.ParseError: _not_json,
+    drf.UnsupportedMediaType: _unsupported_media_type,
+    drf.MethodNotAllowed: _method_not_allowed,
+    drf.APIException: _other_drf_error,
+    Exception: _server_error,
+}

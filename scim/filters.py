@@ -19,11 +19,11 @@ import enum
 import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from django.db.models import Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet, Value
 from django.db.models.fields import CharField
 from django.db.models.functions import Lower, Right, StrIndex, Substr
 from django.db.models.lookups import (
@@ -34,25 +34,28 @@ from django.db.models.lookups import (
     LessThanOrEqual,
 )
 from django.utils.dateparse import parse_datetime
-from django_scim.constants import SchemaURI
 from scim2_filter_parser import ast
 from scim2_filter_parser.lexer import SCIMLexer
 from scim2_filter_parser.parser import SCIMParser
 
-from orgadmin.models import Member, MemberEmail, Team, TeamMembership
+from orgadmin.models import Member, Team
+from scim.errors import InvalidFilter
+from scim.parsers import check_storable
+from scim.resource_schema import (
+    BOOLEAN,
+    COMPLEX,
+    DATETIME,
+    GROUP,
+    MULTI,
+    USER,
+    Attribute,
+    ResourceSchema,
+)
 
 MAX_FILTER_LENGTH = 2000
 MAX_COMPARISONS = 50
 # Deeper nesting than this is no real query; the limit also bounds the recursive walk.
 MAX_NESTING = 20
-
-
-class InvalidFilter(Exception):
-    """The filter cannot be applied; str() is a message for the client (400 invalidFilter)."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 def filter_members(queryset: QuerySet[Member], text: str) -> QuerySet[Member]:
@@ -65,7 +68,19 @@ def filter_teams(queryset: QuerySet[Team], text: str) -> QuerySet[Team]:
     return queryset.filter(_compile(text, _GROUP))
 
 
+def filter_members_and_teams(
+    members: QuerySet[Member], teams: QuerySet[Team], text: str
+) -> tuple[QuerySet[Member], QuerySet[Team]]:
+    """Narrow both by one filter, for a search across resource types (RFC 7644
+    section 3.4.3): an attribute only the other resource type has matches nothing."""
+    return (
+        members.filter(_compile(text, _USER_ACROSS)),
+        teams.filter(_compile(text, _GROUP_ACROSS)),
+    )
+
+
 # ------------------------------------------------------------------------ attribute table
+# Built from scim.resource_schema, which says what each attribute is and where it lives.
 
 
 class _Kind(enum.Enum):
@@ -87,7 +102,6 @@ _OPERATORS_BY_KIND = {
     _Kind.LIST: {"pr"},
     _Kind.COMPLEX: {"pr"},
 }
-_SORTABLE_KINDS = {_Kind.TEXT, _Kind.EXACT_TEXT, _Kind.BOOLEAN, _Kind.DATETIME}
 
 
 @dataclass(frozen=True)
@@ -95,8 +109,11 @@ class _Attribute:
     path: str  # the SCIM spelling, for messages
     fields: tuple[str, ...]  # ORM paths; several only for a complex attribute
     kind: _Kind
+    urn: str  # its schema, which a URN-qualified path must name
     nullable: bool = False
-    enterprise: bool = False
+    # In a search across resource types, an attribute only the other type has: it is
+    # checked like any other, then matches nothing.
+    absent: bool = False
 
     @property
     def field(self) -> str:
@@ -108,15 +125,19 @@ class _MultiValued:
     """A multi-valued complex attribute stored as rows related to the resource."""
 
     path: str
-    rows: Callable[[], QuerySet]
+    rows: type[Model]
     link: str  # the rows' foreign key to the resource
     sub_attributes: dict[str, _Attribute]
+    urn: str
     # RFC 7644 3.4.2.2: `emails co "x"` filters on the "value" sub-attribute.
     default: str = "value"
+    absent: bool = False
 
     def exists(self, condition: Q) -> Q:
-        rows = self.rows().filter(**{self.link: OuterRef("pk")}).filter(condition)
-        return Q(Exists(rows))
+        if self.absent:
+            return Q(pk__in=[])
+        rows = self.rows._default_manager.filter(**{self.link: OuterRef("pk")})
+        return Q(Exists(rows.filter(condition)))
 
 
 @dataclass(frozen=True)
@@ -126,164 +147,122 @@ class _Resource:
     attributes: dict[str, _Attribute]
     multi_valued: dict[str, _MultiValued]
     # Attributes of the schema that exist but cannot be filtered on.
-    unfilterable: frozenset[str] = field(default_factory=frozenset)
+    unfilterable: frozenset[str]
 
 
-def _text(path: str, orm: str, **kwargs) -> _Attribute:
-    return _Attribute(path, (orm,), _Kind.TEXT, **kwargs)
+def _kind(attribute: Attribute) -> _Kind:
+    if attribute.filter.scim_id:
+        return _Kind.REFERENCE
+    if attribute.kind == MULTI:
+        return _Kind.LIST
+    if attribute.kind == COMPLEX:
+        return _Kind.COMPLEX
+    if attribute.type == BOOLEAN:
+        return _Kind.BOOLEAN
+    if attribute.type == DATETIME:
+        return _Kind.DATETIME
+    return _Kind.EXACT_TEXT if attribute.case_exact else _Kind.TEXT
 
 
-def _attributes(*items: _Attribute) -> dict[str, _Attribute]:
-    return {item.path.lower(): item for item in items}
+def _filterable(path: str, attribute: Attribute, urn: str) -> _Attribute:
+    orm = attribute.filter.orm
+    return _Attribute(
+        path,
+        orm if isinstance(orm, tuple) else (orm,),
+        _kind(attribute),
+        urn,
+        nullable=attribute.filter.nullable,
+    )
 
 
-_EMAILS = _MultiValued(
-    path="emails",
-    rows=lambda: MemberEmail.objects.all(),
-    link="member",
-    sub_attributes=_attributes(
-        _text("value", "value"),
-        _text("type", "type"),
-        _text("display", "display"),
-        _Attribute("primary", ("primary",), _Kind.BOOLEAN),
-    ),
-)
-_GROUPS = _MultiValued(
-    path="groups",
-    rows=lambda: TeamMembership.objects.all(),
-    link="member",
-    sub_attributes=_attributes(
-        _Attribute("value", ("team__scim_id",), _Kind.REFERENCE),
-        _text("display", "team__display_name"),
-    ),
-)
-_MEMBERS = _MultiValued(
-    path="members",
-    rows=lambda: TeamMembership.objects.all(),
-    link="team",
-    sub_attributes=_attributes(
-        _Attribute("value", ("member__scim_id",), _Kind.REFERENCE),
-    ),
-)
-_NAME_FIELDS = (
-    "formatted_name",
-    "family_name",
-    "given_name",
-    "middle_name",
-    "honorific_prefix",
-    "honorific_suffix",
-)
-_COMMON_ATTRIBUTES = (
-    _Attribute("id", ("scim_id",), _Kind.REFERENCE),
-    _Attribute("externalId", ("external_id",), _Kind.EXACT_TEXT, nullable=True),
-    _Attribute("meta.created", ("created_at",), _Kind.DATETIME),
-    _Attribute("meta.lastModified", ("updated_at",), _Kind.DATETIME),
-)
-
-_USER = _Resource(
-    name="User",
-    urn=SchemaURI.USER,
-    attributes={
-        **_attributes(
-            *_COMMON_ATTRIBUTES,
-            _text("userName", "user_name"),
-            _Attribute("name", _NAME_FIELDS, _Kind.COMPLEX),
-            _text("name.formatted", "formatted_name"),
-            _text("name.familyName", "family_name"),
-            _text("name.givenName", "given_name"),
-            _text("name.middleName", "middle_name"),
-            _text("name.honorificPrefix", "honorific_prefix"),
-            _text("name.honorificSuffix", "honorific_suffix"),
-            _text("displayName", "display_name"),
-            _text("nickName", "nick_name"),
-            _text("title", "title"),
-            _text("userType", "user_type"),
-            _text("preferredLanguage", "preferred_language"),
-            _text("locale", "locale"),
-            _text("timezone", "timezone"),
-            _Attribute("active", ("is_active",), _Kind.BOOLEAN),
-            _Attribute("phoneNumbers", ("phone_numbers",), _Kind.LIST),
-            _Attribute("addresses", ("addresses",), _Kind.LIST),
-            _Attribute("roles", ("roles",), _Kind.LIST),
-            _text("employeeNumber", "employee_number", enterprise=True),
-            _text("costCenter", "cost_center", enterprise=True),
-            _text("organization", "organization_name", enterprise=True),
-            _text("division", "division", enterprise=True),
-            _text("department", "department", enterprise=True),
-            _Attribute(
-                "manager.value",
-                ("manager__scim_id",),
-                _Kind.REFERENCE,
-                nullable=True,
-                enterprise=True,
-            ),
-        ),
-        # Entra ID sends the manager as a bare id as well as an object.
-        "manager": _Attribute(
-            "manager",
-            ("manager__scim_id",),
-            _Kind.REFERENCE,
-            nullable=True,
-            enterprise=True,
-        ),
-    },
-    multi_valued={"emails": _EMAILS, "groups": _GROUPS},
-    unfilterable=frozenset(
-        {
-            "password",
-            "profileurl",
-            "ims",
-            "photos",
-            "entitlements",
-            "x509certificates",
-            "schemas",
-            "meta",
-            "meta.resourcetype",
-            "meta.location",
-            "meta.version",
-            "manager.displayname",
-            "manager.$ref",
-        }
-    ),
-)
-
-_GROUP = _Resource(
-    name="Group",
-    urn=SchemaURI.GROUP,
-    attributes=_attributes(
-        *_COMMON_ATTRIBUTES,
-        _text("displayName", "display_name"),
-    ),
-    multi_valued={"members": _MEMBERS},
-    unfilterable=frozenset(
-        {"schemas", "meta", "meta.resourcetype", "meta.location", "meta.version"}
-    ),
-)
+def _resource(schema: ResourceSchema) -> _Resource:
+    attributes: dict[str, _Attribute] = {}
+    multi_valued: dict[str, _MultiValued] = {}
+    unfilterable = {"schemas", *(name.lower() for name in schema.not_stored)}
+    for urn, schema_attributes in schema.namespaces():
+        for attribute in schema_attributes.values():
+            key = attribute.name.lower()
+            if attribute.rows is not None:
+                multi_valued[key] = _MultiValued(
+                    attribute.name,
+                    attribute.rows.model,
+                    attribute.rows.link,
+                    {
+                        sub.name.lower(): _filterable(sub.name, sub, urn)
+                        for sub in attribute.sub_attributes
+                        if sub.filter
+                    },
+                    urn,
+                )
+                continue
+            paths = [(key, attribute.name, attribute)] + [
+                (f"{key}.{sub.name.lower()}", f"{attribute.name}.{sub.name}", sub)
+                for sub in attribute.sub_attributes
+            ]
+            for path_key, path, item in paths:
+                if item.filter:
+                    attributes[path_key] = _filterable(path, item, urn)
+                else:
+                    unfilterable.add(path_key)
+    return _Resource(
+        schema.name, schema.core_urn, attributes, multi_valued, frozenset(unfilterable)
+    )
 
 
-def _sortable(resource: _Resource, extra: dict[str, str]) -> dict[str, str]:
+def _across(resource: _Resource, other: _Resource) -> _Resource:
+    """`resource` as a search across resource types sees it: what only `other` has
+    is known (so it is not an error) and matches nothing."""
+    attributes = {
+        key: replace(attribute, absent=True)
+        for key, attribute in other.attributes.items()
+    } | resource.attributes
+    multi_valued = {
+        key: replace(attribute, absent=True)
+        for key, attribute in other.multi_valued.items()
+    } | resource.multi_valued
+    return _Resource(
+        f"{resource.name} or {other.name}",
+        resource.urn,
+        attributes,
+        multi_valued,
+        (resource.unfilterable | other.unfilterable) - set(attributes),
+    )
+
+
+def _sortable(schema: ResourceSchema) -> dict[str, str]:
     """Lowercased SCIM paths to ORM fields, for sortBy.
 
     Extension attributes are also keyed by their URN-qualified path, which RFC 7644
     3.10 makes the full name; a core path's URN is the resource's own and callers strip it.
     """
     sortable = {}
-    for key, attribute in resource.attributes.items():
-        if attribute.kind not in _SORTABLE_KINDS:
-            continue
-        sortable[key] = attribute.field
-        if attribute.enterprise:
-            sortable[f"{SchemaURI.ENTERPRISE_USER.lower()}:{key}"] = attribute.field
-    sortable.update(extra)
+    for urn, attributes in schema.namespaces():
+        for attribute in attributes.values():
+            paths = [(attribute.name, attribute)] + [
+                (f"{attribute.name}.{sub.name}", sub)
+                for sub in attribute.sub_attributes
+            ]
+            for path, item in paths:
+                if item.sort:
+                    sortable[path.lower()] = item.sort
+                    if urn == schema.extension_urn:
+                        sortable[f"{urn.lower()}:{path.lower()}"] = item.sort
     return sortable
 
 
-# RFC 7644 3.4.2.3: a multi-valued attribute sorts by its primary value, which is the
-# member's computed work email.
-SORTABLE_MEMBER_ATTRIBUTES: dict[str, str] = _sortable(
-    _USER, {"id": "scim_id", "emails": "email", "emails.value": "email"}
-)
-SORTABLE_TEAM_ATTRIBUTES: dict[str, str] = _sortable(_GROUP, {"id": "scim_id"})
+_USER = _resource(USER)
+_GROUP = _resource(GROUP)
+_USER_ACROSS = _across(_USER, _GROUP)
+_GROUP_ACROSS = _across(_GROUP, _USER)
+
+SORTABLE_MEMBER_ATTRIBUTES: dict[str, str] = _sortable(USER)
+SORTABLE_TEAM_ATTRIBUTES: dict[str, str] = _sortable(GROUP)
+# For a search across resource types: each path with the member's and the team's
+# field, None for the type that lacks it (sorted as unassigned values are).
+SORTABLE_ACROSS_ATTRIBUTES: dict[str, tuple[str | None, str | None]] = {
+    key: (SORTABLE_MEMBER_ATTRIBUTES.get(key), SORTABLE_TEAM_ATTRIBUTES.get(key))
+    for key in SORTABLE_MEMBER_ATTRIBUTES | SORTABLE_TEAM_ATTRIBUTES
+}
 
 
 # -------------------------------------------------------------------- lexing and parsing
@@ -300,13 +279,13 @@ class _FilterLexer(SCIMLexer):
     # JSON strings (RFC 7644 compValue), escaped quotes included; the base lexer stops
     # at the first quote.
     @_(r'"(?:[^"\\]|\\[\s\S])*"')  # noqa: F821
-    def COMP_VALUE(self, t):  # noqa: N802
+    def COMP_VALUE(self, t):
         t.value = _QuotedString(_decode_string(t.value))
         return t
 
     # JSON numbers; the base lexer takes a single digit.
     @_(r"-?[0-9]+(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")  # noqa: F821
-    def NUMBER(self, t):  # noqa: N802
+    def NUMBER(self, t):
         return t
 
     def error(self, t):
@@ -329,7 +308,12 @@ def _decode_string(quoted: str) -> str:
 _COMPARISON_TOKENS = {"EQ", "NE", "CO", "SW", "EW", "PR", "GT", "GE", "LT", "LE"}
 
 
-def _parse(text: object) -> ast.Filter:
+def parse_filter(text: object) -> ast.Filter:
+    """Parse a filter, or the filter inside a PATCH value path, within the limits above.
+
+    Unbracketed chains come back regrouped so that "and" binds tighter than "or"
+    (RFC 7644 section 3.4.2.2); string values are decoded and marked `_QuotedString`.
+    """
     if not isinstance(text, str):
         raise InvalidFilter("The filter must be a string.")
     if not text.strip():
@@ -352,7 +336,7 @@ def _parse(text: object) -> ast.Filter:
         raise InvalidFilter(reader.describe_failure()) from error
     if not isinstance(tree, ast.Filter):
         raise InvalidFilter(reader.describe_failure())
-    return tree
+    return _regroup(tree)
 
 
 def _check_tokens(tokens: list) -> None:
@@ -373,17 +357,65 @@ def _check_tokens(tokens: list) -> None:
         raise InvalidFilter(f"The filter nests deeper than {MAX_NESTING} levels.")
     for token in tokens:
         if isinstance(token.value, _QuotedString):
-            _check_storable(token.value)
+            check_storable(token.value, subject="A filter value", error=InvalidFilter)
 
 
-def _check_storable(value: str) -> None:
-    # Neither database accepts NUL in text, and a lone surrogate cannot be encoded.
-    if "\x00" in value:
-        raise InvalidFilter("A filter value cannot contain the NUL character.")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidFilter("A filter value is not valid Unicode.") from None
+def _regroup(node: ast.AST) -> ast.AST:
+    """Rebuild each unbracketed chain `a op b op c ...` with "and" before "or".
+
+    The parser nests such a chain left to right whatever the operators, so
+    `a or b and c` would mean `(a or b) and c`. Brackets and not(...) come out as nested
+    Filter nodes, so only the unbracketed chain is flattened and grouped again. The
+    recursion is bounded by MAX_NESTING and MAX_COMPARISONS, checked before parsing.
+    """
+    if isinstance(node, ast.AttrExpr):
+        if isinstance(node.attr_path.attr_name, ast.Filter):
+            # `emails[type eq "work"].value eq "x"`: the bracket is the attribute.
+            node.attr_path.attr_name = _regroup(node.attr_path.attr_name)
+        return node
+    if not isinstance(node, ast.Filter):
+        return node
+    if not _is_chain(node):
+        node.expr = _regroup(node.expr)
+        return node
+    operands: list[ast.AST] = []
+    operators: list[str] = []
+
+    def flatten(item: ast.AST) -> None:
+        if _is_chain(item):
+            flatten(item.expr.expr1)
+            operators.append(item.expr.op.lower())
+            flatten(item.expr.expr2)
+        else:
+            operands.append(_regroup(item))
+
+    flatten(node)
+    alternatives: list[ast.AST] = []
+    conjunction = operands[0]
+    for operator, operand in zip(operators, operands[1:], strict=True):
+        if operator == "and":
+            conjunction = _join("and", conjunction, operand)
+        else:
+            alternatives.append(conjunction)
+            conjunction = operand
+    alternatives.append(conjunction)
+    result = alternatives[0]
+    for alternative in alternatives[1:]:
+        result = _join("or", result, alternative)
+    return result
+
+
+def _is_chain(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Filter)
+        and isinstance(node.expr, ast.LogExpr)
+        and not node.negated
+        and node.namespace is None
+    )
+
+
+def _join(operator: str, left: ast.AST, right: ast.AST) -> ast.Filter:
+    return ast.Filter(ast.LogExpr(operator, left, right), False, None)
 
 
 class _TokenReader:
@@ -417,7 +449,7 @@ def _show(value: object) -> str:
 
 
 def _compile(text: object, resource: _Resource) -> Q:
-    tree = _parse(text)
+    tree = parse_filter(text)
     try:
         return _Compiler(resource).filter(tree, scope=None)
     except RecursionError:  # bounded by MAX_NESTING; kept as a last guard
@@ -440,7 +472,7 @@ class _Compiler:
         if node.namespace is not None:
             query = self.value_path(node, scope)
         elif isinstance(node.expr, ast.LogExpr):
-            query = self.logical_chain(node, scope)
+            query = self.logical(node.expr, scope)
         elif isinstance(node.expr, ast.Filter):
             query = self.filter(node.expr, scope)
         elif isinstance(node.expr, ast.AttrExpr):
@@ -449,39 +481,10 @@ class _Compiler:
             raise InvalidFilter("The filter could not be understood.")
         return ~query if node.negated else query
 
-    def logical_chain(self, node: ast.Filter, scope: _MultiValued | None) -> Q:
-        """Combine `a op b op c ...` with "and" before "or" (RFC 7644 3.4.2.2).
-
-        The parser nests an unbracketed chain left to right regardless of the
-        operators; brackets and not(...) appear as nested Filter nodes, so flattening
-        only the unbracketed chain and regrouping it restores the RFC precedence.
-        """
-        operands: list[ast.Filter] = []
-        operators: list[str] = []
-
-        def flatten(item: ast.AST) -> None:
-            if _is_chain(item):
-                flatten(item.expr.expr1)
-                operators.append(item.expr.op.lower())
-                flatten(item.expr.expr2)
-            else:
-                operands.append(item)
-
-        flatten(node)
-        alternatives: list[Q] = []
-        conjunction = self.filter(operands[0], scope)
-        for operator, operand in zip(operators, operands[1:], strict=True):
-            query = self.filter(operand, scope)
-            if operator == "and":
-                conjunction &= query
-            else:
-                alternatives.append(conjunction)
-                conjunction = query
-        alternatives.append(conjunction)
-        result = alternatives[0]
-        for alternative in alternatives[1:]:
-            result |= alternative
-        return result
+    def logical(self, node: ast.LogExpr, scope: _MultiValued | None) -> Q:
+        # parse_filter has already grouped "and" before "or".
+        left, right = self.filter(node.expr1, scope), self.filter(node.expr2, scope)
+        return left & right if node.op.lower() == "and" else left | right
 
     def value_path(self, node: ast.Filter, scope: _MultiValued | None) -> Q:
         """`emails[type eq "work" and value co "@x"]`: one row must meet the whole filter."""
@@ -533,7 +536,7 @@ class _Compiler:
             raise InvalidFilter(
                 f'"{_spell(path)}" is not an attribute of a {self.resource.name}.'
             )
-        self.check_urn(path, attribute.enterprise)
+        self.check_urn(path, attribute.urn)
         return attribute
 
     def multi_valued(
@@ -549,7 +552,7 @@ class _Compiler:
                 f'"{_spell(path)}" is not a multi-valued attribute of a '
                 f"{self.resource.name}, so it cannot take [...]."
             )
-        self.check_urn(path, enterprise=False)
+        self.check_urn(path, multi_valued.urn)
         return multi_valued
 
     def sub_attribute(
@@ -567,23 +570,13 @@ class _Compiler:
             )
         return attribute
 
-    def check_urn(self, path: ast.AttrPath, enterprise: bool) -> None:
+    def check_urn(self, path: ast.AttrPath, urn: str) -> None:
         if path.uri is None:
             return
-        expected = SchemaURI.ENTERPRISE_USER if enterprise else self.resource.urn
-        if path.uri.lower() != expected.lower():
+        if path.uri.lower() != urn.lower():
             raise InvalidFilter(
                 f'"{_spell(path)}" is not an attribute of the schema {path.uri[:100]}.'
             )
-
-
-def _is_chain(node: ast.AST) -> bool:
-    return (
-        isinstance(node, ast.Filter)
-        and isinstance(node.expr, ast.LogExpr)
-        and not node.negated
-        and node.namespace is None
-    )
 
 
 def _path_key(path: ast.AttrPath) -> str:
@@ -626,6 +619,11 @@ def _literal(comp_value: ast.CompValue | None) -> _Literal | None:
 def _compare(
     attribute: _Attribute, operator: str, comp_value: ast.CompValue | None
 ) -> Q:
+    if attribute.absent:
+        # The other resource type's attribute: refused as it would be there, else
+        # matching nothing here.
+        _compare(replace(attribute, absent=False), operator, comp_value)
+        return Q(pk__in=[])
     if operator not in _OPERATORS_BY_KIND[attribute.kind]:
         allowed = ", ".join(sorted(_OPERATORS_BY_KIND[attribute.kind]))
         raise InvalidFilter(

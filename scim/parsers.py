@@ -9,7 +9,7 @@ from typing import Any
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
-from scim.errors import InvalidValue, LengthRequired, PayloadTooLarge
+from scim.errors import InvalidValue, LengthRequired, PayloadTooLarge, ScimError
 
 # Large enough for a group PUT of ~20,000 members; stated in /ServiceProviderConfig.
 MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
@@ -71,30 +71,36 @@ def load_body_without_length(request) -> None:
 
 
 def check_strings(data: Any) -> None:
-    """Refuse what no column can store: NUL characters (PostgreSQL rejects them) and
-    lone surrogates such as "\\ud800" (not encodable as UTF-8), in keys or values."""
+    """Refuse a string no column can store (see `check_storable`), in keys or values."""
     pending = [(data, 0)]
     while pending:
         value, depth = pending.pop()
         if depth > MAX_NESTING:
             raise ParseError(f"The JSON is nested deeper than {MAX_NESTING} levels.")
         if isinstance(value, str):
-            _check_string(value)
+            check_storable(value)
         elif isinstance(value, dict):
             for key, item in value.items():
-                _check_string(key)
+                check_storable(key)
                 pending.append((item, depth + 1))
         elif isinstance(value, list):
             pending.extend((item, depth + 1) for item in value)
 
 
-def _check_string(text: str) -> None:
+def check_storable(
+    text: str,
+    *,
+    subject: str = "A string",
+    error: type[ScimError] = InvalidValue,
+) -> None:
+    """Refuse NUL characters (PostgreSQL rejects them) and lone surrogates such as
+    "\\ud800" (not encodable as UTF-8): neither database can store them."""
     if "\x00" in text:
-        raise InvalidValue("Strings cannot contain the NUL character (\\u0000).")
+        raise error(f"{subject} cannot contain the NUL character (\\u0000).")
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
-        raise InvalidValue(
-            "Strings must be valid Unicode: a lone surrogate such as \\ud800 "
+        raise error(
+            f"{subject} is not valid Unicode: a lone surrogate such as \\ud800 "
             "cannot be stored."
         ) from None

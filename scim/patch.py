@@ -27,10 +27,9 @@ from typing import Any
 
 from django_scim.constants import SchemaURI
 from scim2_filter_parser import ast as filter_ast
-from scim2_filter_parser.lexer import SCIMLexer
-from scim2_filter_parser.parser import SCIMParser
 
 from scim.errors import (
+    InvalidFilter,
     InvalidPath,
     InvalidSyntax,
     InvalidValue,
@@ -38,6 +37,8 @@ from scim.errors import (
     NoTarget,
     TooMany,
 )
+from scim.filters import MAX_FILTER_LENGTH, parse_filter
+from scim.keys import get_any_case, pop_any_case, set_any_case
 from scim.serializers import (
     COMPLEX,
     MULTI,
@@ -48,6 +49,12 @@ from scim.serializers import (
 )
 
 MAX_OPERATIONS = 1000
+# Room for an extension URN and an attribute around the longest filter allowed.
+MAX_PATH_LENGTH = MAX_FILTER_LENGTH + 200
+# Value paths parsed for one PATCH, in characters: a millisecond or two per full-length
+# filter, so 1000 of them would hold a worker for seconds. Okta's largest PATCH, a
+# members[value eq "id"] per removed member, stays far below.
+MAX_PATH_TEXT_PER_PATCH = 50 * MAX_FILTER_LENGTH
 
 _PATH = re.compile(
     r"^(?P<attr>[A-Za-z$][\w$-]*)(?:\[(?P<filter>.+)\])?(?:\.(?P<sub>[A-Za-z$][\w$-]*))?$",
@@ -67,7 +74,7 @@ class Operation:
 class Target:
     namespace: str | None  # the extension URN, or None for the core schema
     attribute: Attribute
-    filter: Any = None  # a scim2-filter-parser AST for value paths
+    filter: Any = None  # a value path's filter, as scim.filters.parse_filter gives it
     sub: str | None = None
 
 
@@ -104,12 +111,12 @@ def parse_operations(body: Any) -> list[Operation]:
     """Check a PatchOp body and return its operations with lower-case op names."""
     if not isinstance(body, dict):
         raise InvalidSyntax("The body must be a JSON object.")
-    schemas = _get(body, "schemas")
+    schemas = get_any_case(body, "schemas")
     if not isinstance(schemas, list) or SchemaURI.PATCH_OP.lower() not in [
         str(s).lower() for s in schemas
     ]:
         raise InvalidSyntax(f'"schemas" must list "{SchemaURI.PATCH_OP}".')
-    raw = _get(body, "Operations")
+    raw = get_any_case(body, "Operations")
     if raw is None:
         raise InvalidSyntax('A PATCH body needs "Operations".')
     if not isinstance(raw, list):
@@ -120,16 +127,34 @@ def parse_operations(body: Any) -> list[Operation]:
     for item in raw:
         if not isinstance(item, dict):
             raise InvalidSyntax("Each operation must be an object.")
-        op = _get(item, "op")
+        op = get_any_case(item, "op")
         if not isinstance(op, str) or op.lower() not in ("add", "remove", "replace"):
             raise InvalidSyntax(f'"op" must be add, remove or replace, not {op!r}.')
-        path = _get(item, "path")
+        path = get_any_case(item, "path")
         if path is not None and not isinstance(path, str):
             raise InvalidPath('"path" must be a string.')
         operations.append(
-            Operation(op.lower(), (path or "").strip() or None, _get(item, "value"))
+            Operation(
+                op.lower(), (path or "").strip() or None, get_any_case(item, "value")
+            )
+        )
+    if sum(_value_path_length(operation) for operation in operations) > (
+        MAX_PATH_TEXT_PER_PATCH
+    ):
+        raise TooMany(
+            f"The value paths of this PATCH exceed {MAX_PATH_TEXT_PER_PATCH} "
+            "characters in all; send fewer operations per request."
         )
     return operations
+
+
+def _value_path_length(operation: Operation) -> int:
+    """The characters of the paths with a [filter] in an operation: its path, or the
+    keys of its path-less value."""
+    paths = [operation.path or ""]
+    if operation.path is None and isinstance(operation.value, dict):
+        paths += [str(key) for key in operation.value]
+    return sum(len(path) for path in paths if "[" in path)
 
 
 def apply_operations(
@@ -157,6 +182,8 @@ def apply_operations(
 def parse_path(path: str, schema: ResourceSchema) -> Target | None:
     """Resolve a path; None for an attribute outside the schema (ignored, not refused:
     Entra ID sends attributes an admin mapped that this service does not store)."""
+    if len(path) > MAX_PATH_LENGTH:
+        raise InvalidPath(f"A path is longer than {MAX_PATH_LENGTH} characters.")
     text = path.strip()
     lowered = text.lower()
     namespace = None
@@ -313,7 +340,7 @@ def _apply_multi(container: dict, op: str, target: Target, value: Any) -> None:
                 items = [item for item in items if item not in matched]
             else:
                 for item in matched:
-                    _pop_key(item, sub)
+                    pop_any_case(item, sub)
         else:
             if not matched:
                 # Entra ID expects the element to be created (not 400 noTarget).
@@ -322,7 +349,7 @@ def _apply_multi(container: dict, op: str, target: Target, value: Any) -> None:
                 matched = [created]
             for item in matched:
                 if sub is not None:
-                    _set_key(item, sub, value)
+                    set_any_case(item, sub, value)
                 elif isinstance(value, dict):
                     item.update(value)
                 else:
@@ -331,22 +358,24 @@ def _apply_multi(container: dict, op: str, target: Target, value: Any) -> None:
     elif sub is not None:
         if op == "remove":
             for item in items:
-                _pop_key(item, sub)
+                pop_any_case(item, sub)
         else:
             if not items:
                 items.append({})
             for item in items:
-                _set_key(item, sub, value)
+                set_any_case(item, sub, value)
     elif op == "remove":
         if value is None:
             items = []
         else:
             # A value list on remove (Entra ID's style for members): remove those only.
             drop = {
-                str(_get(v, "value") if isinstance(v, dict) else v).lower()
+                str(get_any_case(v, "value") if isinstance(v, dict) else v).lower()
                 for v in (value if isinstance(value, list) else [value])
             }
-            items = [i for i in items if str(_get(i, "value")).lower() not in drop]
+            items = [
+                i for i in items if str(get_any_case(i, "value")).lower() not in drop
+            ]
     else:
         new = value if isinstance(value, list) else [value]
         if not all(isinstance(item, dict) for item in new):
@@ -355,11 +384,16 @@ def _apply_multi(container: dict, op: str, target: Target, value: Any) -> None:
         if op == "replace":
             items = new
         else:
-            known = {str(_get(i, "value")).lower() for i in items if _get(i, "value")}
+            known = {
+                str(get_any_case(i, "value")).lower()
+                for i in items
+                if get_any_case(i, "value")
+            }
             items += [
                 i
                 for i in new
-                if str(_get(i, "value")).lower() not in known or not _get(i, "value")
+                if str(get_any_case(i, "value")).lower() not in known
+                or not get_any_case(i, "value")
             ]
         _one_primary(items, new)
     container[attribute.name] = items
@@ -412,14 +446,21 @@ def _member_ids_in_filter(tree: Any) -> list[str]:
 
 
 def _parse_filter(text: str, path: str) -> Any:
+    # The same parser, limits and corrections as ?filter=; RFC 7644 section 3.12 lists
+    # invalidFilter for a PATCH path's filter too.
     try:
-        return SCIMParser().parse(SCIMLexer().tokenize(text))
-    except Exception:  # noqa: BLE001 - the parser raises several kinds on bad input
-        raise InvalidPath(f'The filter in "{path}" is not valid.') from None
+        return parse_filter(text)
+    except InvalidFilter as error:
+        shown = path if len(path) <= 100 else path[:97] + "..."
+        raise InvalidFilter(f"In the path {shown!r}: {error.detail}") from None
 
 
 def _matches(node: Any, item: dict) -> bool:
+    """Whether one element meets a value path's filter (parse_filter has grouped "and"
+    before "or"); string comparisons ignore case, as the stored attributes do."""
     if isinstance(node, filter_ast.Filter):
+        if node.namespace is not None:
+            raise InvalidFilter("Brackets cannot be nested inside a path's [...].")
         result = _matches(node.expr, item)
         return not result if node.negated else result
     if isinstance(node, filter_ast.LogExpr):
@@ -429,8 +470,10 @@ def _matches(node: Any, item: dict) -> bool:
     if isinstance(node, filter_ast.AttrExpr):
         name = node.attr_path.attr_name
         if not isinstance(name, str):
-            raise InvalidPath("Nested value filters are not supported in a path.")
-        actual = _get(item, name)
+            raise InvalidFilter("Brackets cannot be nested inside a path's [...].")
+        if node.attr_path.sub_attr is not None or node.attr_path.uri is not None:
+            raise InvalidFilter("Inside a path's [...] name sub-attributes only.")
+        actual = get_any_case(item, name)
         operator = node.value.lower()
         if operator == "pr":
             return actual not in (None, "", [], {})
@@ -438,10 +481,11 @@ def _matches(node: Any, item: dict) -> bool:
             return operator == "ne"
         left = str(actual).lower()
         right = str(node.comp_value.value).lower()
-        return _compare(operator, left, right)
-    raise InvalidPath("The value filter is not supported.")
+        return _COMPARISONS[operator](left, right)
+    raise InvalidFilter("The filter in the path could not be understood.")
 
 
+# RFC 7644 section 3.4.2.2's operators but "pr"; the parser admits no others.
 _COMPARISONS: dict[str, Callable[[str, str], bool]] = {
     "eq": lambda a, b: a == b,
     "ne": lambda a, b: a != b,
@@ -453,12 +497,6 @@ _COMPARISONS: dict[str, Callable[[str, str], bool]] = {
     "lt": lambda a, b: a < b,
     "le": lambda a, b: a <= b,
 }
-
-
-def _compare(operator: str, left: str, right: str) -> bool:
-    if operator not in _COMPARISONS:
-        raise InvalidPath(f'"{operator}" is not a filter operator.')
-    return _COMPARISONS[operator](left, right)
 
 
 def _filter_equalities(tree: Any) -> dict[str, Any]:
@@ -476,7 +514,7 @@ def _filter_equalities(tree: Any) -> dict[str, Any]:
             and node.value.lower() == "eq"
             and isinstance(node.attr_path.attr_name, str)
         ):
-            value = node.comp_value.value
+            value = str(node.comp_value.value)  # a plain str, not the lexer's subclass
             if node.attr_path.attr_name.lower() == "primary":
                 value = as_boolean(value, "primary")
             created[node.attr_path.attr_name] = value
@@ -489,31 +527,14 @@ def _filter_equalities(tree: Any) -> dict[str, Any]:
 
 def _one_primary(items: list[dict], changed: list[dict]) -> None:
     """RFC 7643 section 2.4: at most one primary; the newly set one wins."""
-    newly_primary = [i for i in changed if _truthy(_get(i, "primary"))]
+    newly_primary = [i for i in changed if _truthy(get_any_case(i, "primary"))]
     if not newly_primary:
         return
     keep = newly_primary[-1]
     for item in items:
-        if item is not keep and _truthy(_get(item, "primary")):
-            _set_key(item, "primary", False)
+        if item is not keep and _truthy(get_any_case(item, "primary")):
+            set_any_case(item, "primary", False)
 
 
 def _truthy(value: Any) -> bool:
     return value is True or (isinstance(value, str) and value.lower() == "true")
-
-
-def _get(data: Any, key: str) -> Any:
-    if not isinstance(data, dict):
-        return None
-    lowered = key.lower()
-    return next((v for k, v in data.items() if str(k).lower() == lowered), None)
-
-
-def _set_key(item: dict, key: str, value: Any) -> None:
-    _pop_key(item, key)
-    item[key] = value
-
-
-def _pop_key(item: dict, key: str) -> None:
-    for existing in [k for k in item if str(k).lower() == key.lower()]:
-        del item[existing]

@@ -25,7 +25,6 @@ LOGGED_PARAMETERS = {
     "sortby",
     "sortorder",
 }
-OUTCOMES = ("created", "updated", "deactivated", "reactivated", "deleted")
 
 
 def loggable_path(request) -> str:
@@ -45,11 +44,11 @@ def record_request(
     path: str,
     status: int,
     duration_ms: int,
-    outcome: str = "",
+    outcome: ScimRequestLog.Outcome | str = "",
     error_detail: str = "",
 ) -> None:
     """Write one row; a failure to log never changes the answer to the IdP."""
-    assert outcome in OUTCOMES or outcome == "", outcome
+    assert outcome == "" or outcome in ScimRequestLog.Outcome.values, outcome
     try:
         ScimRequestLog.objects.create(
             organization_id=token.organization_id,

@@ -1,118 +1,88 @@
 """Discovery documents (RFC 7644 section 4): exactly what this endpoint supports.
 
-The RFC 7643 schema files bundled with django-scim2 are loaded once, trimmed to the
-attributes this service stores, and served under the configured base URL.
+The schemas are written from the attribute table in scim.resource_schema, so /Schemas
+lists what the serializer and the filter compiler accept, no more and no less.
 """
 
 from __future__ import annotations
 
-import copy
-import json
-from functools import cache
-from pathlib import Path
 from typing import Any
 
-import django_scim
 from django_scim.constants import SchemaURI
 
 from scim.parsers import MAX_PAYLOAD_BYTES
+from scim.resource_schema import (
+    BINARY,
+    REFERENCE,
+    RESOURCE_SCHEMAS,
+    STRING,
+    Attribute,
+)
 from scim.serializers import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, scim_base_url
 
 MAX_RESULTS = 100  # the largest page, and the default `count`
 
-_SCHEMA_FILES = {
-    USER_SCHEMA: "core/User.json",
-    ENTERPRISE_SCHEMA: "extension/Enterprise-User.json",
-    GROUP_SCHEMA: "core/Group.json",
-}
-# Attributes of the bundled schemas that this service does not store.
-_UNSUPPORTED = {
-    USER_SCHEMA: {
-        "profileUrl",
-        "password",
-        "ims",
-        "photos",
-        "entitlements",
-        "x509Certificates",
-    },
-    ENTERPRISE_SCHEMA: set(),
-    GROUP_SCHEMA: set(),
-}
-# RFC 7643 section 3.1: id and externalId are caseExact; the bundled files omit them.
-_COMMON_ATTRIBUTES = [
-    {
-        "name": "id",
-        "type": "string",
-        "multiValued": False,
-        "required": False,
-        "caseExact": True,
-        "mutability": "readOnly",
-        "returned": "always",
-        "uniqueness": "server",
-    },
-    {
-        "name": "externalId",
-        "type": "string",
-        "multiValued": False,
-        "required": False,
-        "caseExact": True,
-        "mutability": "readWrite",
-        "returned": "default",
-        "uniqueness": "none",
-    },
-]
+_SCHEMA_NAMES = {ENTERPRISE_SCHEMA: ("EnterpriseUser", "Enterprise User")}
+# RFC 7643 section 7: caseExact applies to string, reference and binary values.
+_TEXT_TYPES = {STRING, REFERENCE, BINARY}
 
 
-@cache
-def _bundled(urn: str) -> dict[str, Any]:
-    path = Path(django_scim.__file__).parent / "schemas" / _SCHEMA_FILES[urn]
-    return json.loads(path.read_text())
+def attribute_document(attribute: Attribute) -> dict[str, Any]:
+    """One attribute as RFC 7643 section 7 describes it."""
+    document: dict[str, Any] = {
+        "name": attribute.name,
+        "type": attribute.type,
+        "multiValued": attribute.multi_valued,
+        "description": attribute.description,
+        "required": attribute.required,
+    }
+    if attribute.type in _TEXT_TYPES:
+        document["caseExact"] = attribute.case_exact
+    if attribute.canonical_values:
+        document["canonicalValues"] = list(attribute.canonical_values)
+    if attribute.reference_types:
+        document["referenceTypes"] = list(attribute.reference_types)
+    if attribute.sub_attributes:
+        document["subAttributes"] = [
+            attribute_document(sub) for sub in attribute.sub_attributes
+        ]
+    document["mutability"] = attribute.mutability
+    document["returned"] = attribute.returned
+    document["uniqueness"] = attribute.uniqueness
+    return document
 
 
 def schema_document(urn: str) -> dict[str, Any]:
-    schema = copy.deepcopy(_bundled(urn))
-    schema["attributes"] = [
-        attribute
-        for attribute in schema["attributes"]
-        if attribute["name"] not in _UNSUPPORTED[urn]
-    ]
-    if urn != ENTERPRISE_SCHEMA:
-        schema["attributes"] = copy.deepcopy(_COMMON_ATTRIBUTES) + schema["attributes"]
-    if urn == GROUP_SCHEMA:
-        _describe_group_as_served(schema)
-    schema["schemas"] = ["urn:ietf:params:scim:schemas:core:2.0:Schema"]
-    schema["meta"] = {
-        "resourceType": "Schema",
-        "location": f"{scim_base_url()}/Schemas/{urn}",
+    resource, attributes = next(
+        (resource, attributes)
+        for resource in RESOURCE_SCHEMAS
+        for namespace, attributes in resource.namespaces()
+        if namespace == urn
+    )
+    name, description = _SCHEMA_NAMES.get(urn, (resource.name, resource.description))
+    return {
+        "schemas": ["urn:ietf:params:scim:schemas:core:2.0:Schema"],
+        "id": urn,
+        "name": name,
+        "description": description,
+        "attributes": [
+            attribute_document(attribute)
+            for attribute in attributes.values()
+            if attribute.published
+        ],
+        "meta": {
+            "resourceType": "Schema",
+            "location": f"{scim_base_url()}/Schemas/{urn}",
+        },
     }
-    return schema
-
-
-def _describe_group_as_served(schema: dict[str, Any]) -> None:
-    """RFC 7643 section 4.2 calls displayName REQUIRED (a team needs a name), though
-    its section 8.7.1 file says otherwise; and each member is returned with a
-    "display" label, which the bundled file does not list."""
-    for attribute in schema["attributes"]:
-        if attribute["name"] == "displayName":
-            attribute["required"] = True
-        if attribute["name"] == "members":
-            attribute["subAttributes"].append(
-                {
-                    "name": "display",
-                    "type": "string",
-                    "multiValued": False,
-                    "description": "The member's displayName, else its userName.",
-                    "required": False,
-                    "caseExact": False,
-                    "mutability": "readOnly",
-                    "returned": "default",
-                    "uniqueness": "none",
-                }
-            )
 
 
 def schema_documents() -> dict[str, dict[str, Any]]:
-    return {urn: schema_document(urn) for urn in _SCHEMA_FILES}
+    return {
+        urn: schema_document(urn)
+        for resource in RESOURCE_SCHEMAS
+        for urn, _ in resource.namespaces()
+    }
 
 
 def resource_type_documents() -> dict[str, dict[str, Any]]:
@@ -158,6 +128,8 @@ def service_provider_config() -> dict[str, Any]:
             "maxOperations": 0,
             "maxPayloadSize": MAX_PAYLOAD_BYTES,
         },
+        # filter, sort and maxResults hold for POST /.search across Users and Groups
+        # too; RFC 7643 section 5 has no attribute of its own for that search.
         "filter": {"supported": True, "maxResults": MAX_RESULTS},
         "changePassword": {"supported": False},
         "sort": {"supported": True},

@@ -1,4 +1,5 @@
-"""SCIM JSON <-> Member and Team: the attribute schema, validation and projection.
+"""SCIM JSON <-> Member and Team: validation and projection, read from the attribute
+table in scim.resource_schema.
 
 Incoming documents are validated into Member/Team field values (what the actions take);
 outgoing resources are built from rows already loaded by the view, so serializing a page
@@ -7,144 +8,42 @@ never runs a query per resource.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from django.conf import settings
+from django.core.exceptions import FieldDoesNotExist
+from django.db import models
 from django_scim.constants import SchemaURI
 
 from orgadmin.models import Member, Organization, Team
+from orgadmin.public_urls import scim_tenant_url
 from scim.errors import InvalidSyntax, InvalidValue
-
-USER_SCHEMA = SchemaURI.USER
-ENTERPRISE_SCHEMA = SchemaURI.ENTERPRISE_USER
-GROUP_SCHEMA = SchemaURI.GROUP
-
-SIMPLE = "simple"  # a single value: string or boolean
-COMPLEX = "complex"  # a single object with sub-attributes (name, manager)
-MULTI = "multi"  # a list of objects (emails, members...)
-
-
-@dataclass(frozen=True)
-class Attribute:
-    name: str
-    kind: str = SIMPLE
-    sub_attributes: tuple[str, ...] = ()
-    read_only: bool = False
-    field: str | None = None  # the model field of a simple or name attribute
-
-    def canonical_sub(self, name: str) -> str | None:
-        lowered = name.lower()
-        return next((s for s in self.sub_attributes if s.lower() == lowered), None)
-
-
-@dataclass(frozen=True)
-class ResourceSchema:
-    """The attributes of one resource type; the extension's live under its URN key."""
-
-    core_urn: str
-    core: dict[str, Attribute]
-    extension_urn: str | None = None
-    extension: dict[str, Attribute] = field(default_factory=dict)
-
-    def lookup(self, namespace: str | None, name: str) -> Attribute | None:
-        attributes = self.extension if namespace == self.extension_urn else self.core
-        return attributes.get(name.lower())
-
-    def find(self, name: str) -> tuple[str | None, Attribute] | None:
-        """Resolve an unqualified name: the core schema first, then the extension."""
-        if name.lower() in self.core:
-            return None, self.core[name.lower()]
-        if name.lower() in self.extension:
-            return self.extension_urn, self.extension[name.lower()]
-        return None
-
-
-def _attributes(*attributes: Attribute) -> dict[str, Attribute]:
-    return {attribute.name.lower(): attribute for attribute in attributes}
-
-
-NAME_FIELDS = {
-    "formatted": "formatted_name",
-    "familyName": "family_name",
-    "givenName": "given_name",
-    "middleName": "middle_name",
-    "honorificPrefix": "honorific_prefix",
-    "honorificSuffix": "honorific_suffix",
-}
-USER_STRING_FIELDS = {
-    "userName": "user_name",
-    "displayName": "display_name",
-    "nickName": "nick_name",
-    "title": "title",
-    "userType": "user_type",
-    "preferredLanguage": "preferred_language",
-    "locale": "locale",
-    "timezone": "timezone",
-}
-ENTERPRISE_STRING_FIELDS = {
-    "employeeNumber": "employee_number",
-    "costCenter": "cost_center",
-    "organization": "organization_name",
-    "division": "division",
-    "department": "department",
-}
-MULTI_VALUED_FIELDS = {
-    "phoneNumbers": "phone_numbers",
-    "addresses": "addresses",
-    "roles": "roles",
-}
-PLURAL_SUBS = ("value", "display", "type", "primary")
-ADDRESS_SUBS = (
-    "formatted",
-    "streetAddress",
-    "locality",
-    "region",
-    "postalCode",
-    "country",
-    "type",
-    "primary",
+from scim.keys import get_any_case
+from scim.resource_schema import (
+    BINARY,
+    BOOLEAN,
+    COMPLEX,
+    ENTERPRISE_SCHEMA,
+    GROUP,
+    GROUP_SCHEMA,
+    MULTI,
+    SIMPLE,
+    USER,
+    USER_SCHEMA,
+    Attribute,
+    ResourceSchema,
 )
-REFERENCE_SUBS = ("value", "$ref", "display", "type")
 
-USER = ResourceSchema(
-    core_urn=USER_SCHEMA,
-    core=_attributes(
-        Attribute("id", read_only=True),
-        Attribute("externalId", field="external_id"),
-        *(Attribute(name, field=f) for name, f in USER_STRING_FIELDS.items()),
-        Attribute("name", COMPLEX, tuple(NAME_FIELDS)),
-        Attribute("active", field="is_active"),
-        Attribute("emails", MULTI, PLURAL_SUBS),
-        Attribute("phoneNumbers", MULTI, PLURAL_SUBS),
-        Attribute("addresses", MULTI, ADDRESS_SUBS),
-        Attribute("roles", MULTI, PLURAL_SUBS),
-        Attribute("groups", MULTI, REFERENCE_SUBS, read_only=True),
-        Attribute("meta", COMPLEX, read_only=True),
-    ),
-    extension_urn=ENTERPRISE_SCHEMA,
-    extension=_attributes(
-        *(Attribute(name, field=f) for name, f in ENTERPRISE_STRING_FIELDS.items()),
-        Attribute("manager", COMPLEX, ("value", "$ref", "displayName")),
-    ),
-)
-GROUP = ResourceSchema(
-    core_urn=GROUP_SCHEMA,
-    core=_attributes(
-        Attribute("id", read_only=True),
-        Attribute("externalId", field="external_id"),
-        Attribute("displayName", field="display_name"),
-        Attribute("members", MULTI, REFERENCE_SUBS),
-        Attribute("meta", COMPLEX, read_only=True),
-    ),
-)
+# A value inside a multi-valued attribute kept as JSON has no column to bound it.
+MAX_JSON_VALUE_LENGTH = 1024
 
 
 def scim_base_url() -> str:
-    return f"{settings.ORGADMIN_BASE_URL}/scim/v2"
+    return scim_tenant_url()
 
 
 def etag(version: int) -> str:
@@ -300,40 +199,41 @@ def _remove(resource, namespace, name, sub) -> None:
 
 def member_document(member: Member, emails: list[dict]) -> dict[str, Any]:
     """A member's writable attributes as SCIM JSON (what PATCH operations apply to)."""
-    document: dict[str, Any] = {
-        "userName": member.user_name,
-        "active": member.is_active,
-    }
-    if member.external_id:
-        document["externalId"] = member.external_id
-    for name, model_field in USER_STRING_FIELDS.items():
-        if getattr(member, model_field) and name != "userName":
-            document[name] = getattr(member, model_field)
-    name = {
-        sub: getattr(member, f) for sub, f in NAME_FIELDS.items() if getattr(member, f)
-    }
-    if name:
-        document["name"] = name
-    if emails:
-        document["emails"] = [dict(email) for email in emails]
-    for name, model_field in MULTI_VALUED_FIELDS.items():
-        if getattr(member, model_field):
-            document[name] = [dict(item) for item in getattr(member, model_field)]
-    enterprise = {
-        name: getattr(member, f)
-        for name, f in ENTERPRISE_STRING_FIELDS.items()
-        if getattr(member, f)
-    }
-    if member.manager_id:
-        manager = member.manager
-        enterprise["manager"] = {
+    document: dict[str, Any] = {}
+    for urn, attributes in USER.namespaces():
+        values = document if urn == USER_SCHEMA else {}
+        for attribute in attributes.values():
+            if attribute.read_only:
+                continue
+            value = _stored_value(member, attribute, emails)
+            if value or isinstance(value, bool):
+                values[attribute.name] = value
+        if values and urn != USER_SCHEMA:
+            document[urn] = values
+    return document
+
+
+def _stored_value(member: Member, attribute: Attribute, emails: list[dict]) -> Any:
+    if attribute.rows is not None:  # emails: rows the view has loaded
+        return [dict(email) for email in emails]
+    if attribute.kind == MULTI:
+        return [dict(item) for item in getattr(member, attribute.field)]
+    if attribute.kind == COMPLEX and attribute.field:  # the enterprise manager
+        manager = getattr(member, attribute.field)
+        if manager is None:
+            return None
+        return {
             "value": str(manager.scim_id),
             "$ref": f"{scim_base_url()}/Users/{manager.scim_id}",
             "displayName": manager.label,
         }
-    if enterprise:
-        document[ENTERPRISE_SCHEMA] = enterprise
-    return document
+    if attribute.kind == COMPLEX:
+        return {
+            sub.name: getattr(member, sub.field)
+            for sub in attribute.sub_attributes
+            if getattr(member, sub.field)
+        }
+    return getattr(member, attribute.field)
 
 
 def member_to_scim(
@@ -417,7 +317,7 @@ def require_schema(data: Any, urn: str) -> dict[str, Any]:
     """Check the body is an object whose `schemas` lists `urn` (RFC 7643 section 3)."""
     if not isinstance(data, dict):
         raise InvalidSyntax("The body must be a JSON object.")
-    schemas = _get(data, "schemas")
+    schemas = get_any_case(data, "schemas")
     if not isinstance(schemas, list) or not any(
         isinstance(s, str) and s.lower() == urn.lower() for s in schemas
     ):
@@ -457,48 +357,74 @@ def member_attributes_from_scim(
     Every writable attribute is returned, so that a PUT (or a patched document) clears
     what it leaves out; `active` is returned only when given.
     """
-    attributes: dict[str, Any] = {}
-    user_name = _string(document.get("userName"), "userName", "user_name")
-    if not user_name.strip():
-        raise InvalidValue("userName is required and cannot be empty.")
-    attributes["user_name"] = user_name
-    for name, model_field in USER_STRING_FIELDS.items():
-        if name != "userName":
-            attributes[model_field] = _string(document.get(name), name, model_field)
-    attributes["external_id"] = (
-        _string(document.get("externalId"), "externalId", "external_id") or None
-    )
-    name = document.get("name") or {}
-    if not isinstance(name, dict):
-        raise InvalidValue("name must be an object.")
-    name = {_canonical(USER.core["name"], k): v for k, v in name.items()}
-    for sub, model_field in NAME_FIELDS.items():
-        attributes[model_field] = _string(name.get(sub), f"name.{sub}", model_field)
-    if document.get("active") is not None:
-        attributes["is_active"] = as_boolean(document["active"], "active")
-    attributes["emails"] = _multi_valued(document.get("emails"), USER.core["emails"])
-    for name, model_field in MULTI_VALUED_FIELDS.items():
-        items = _multi_valued(document.get(name), USER.core[name.lower()])
-        if name == "roles":
-            items = [_role(item) for item in items]
-        attributes[model_field] = items
     enterprise = document.get(ENTERPRISE_SCHEMA) or {}
     if not isinstance(enterprise, dict):
         raise InvalidValue(f"{ENTERPRISE_SCHEMA} must be an object.")
-    for name, model_field in ENTERPRISE_STRING_FIELDS.items():
-        attributes[model_field] = _string(enterprise.get(name), name, model_field)
-    attributes["manager"] = _manager(
-        enterprise.get("manager"), organization=organization, member=member
-    )
+    attributes: dict[str, Any] = {}
+    for urn, schema_attributes in USER.namespaces():
+        source = document if urn == USER_SCHEMA else enterprise
+        for attribute in schema_attributes.values():
+            if attribute.read_only:
+                continue
+            value = source.get(attribute.name)
+            if attribute.kind == SIMPLE:
+                if value is not None or attribute.type != BOOLEAN:
+                    attributes[attribute.field] = _column_value(
+                        Member, attribute, value
+                    )
+            elif attribute.kind == COMPLEX and attribute.field:
+                attributes[attribute.field] = _manager(
+                    value, organization=organization, member=member
+                )
+            elif attribute.kind == COMPLEX:
+                attributes.update(_complex_columns(attribute, value))
+            elif attribute.rows is not None:
+                # Kept as rows by the actions, which take them under the SCIM name.
+                attributes[attribute.name] = _multi_valued(value, attribute)
+            else:
+                items = _multi_valued(value, attribute)
+                if attribute.name == "roles":
+                    items = [_role(item) for item in items]
+                attributes[attribute.field] = items
     return attributes
 
 
 def team_attributes_from_scim(document: dict[str, Any]) -> dict[str, Any]:
-    display_name = _string(document.get("displayName"), "displayName", "display_name")
-    if not display_name.strip():
-        raise InvalidValue("displayName is required and cannot be empty.")
-    external_id = _string(document.get("externalId"), "externalId", "external_id")
-    return {"display_name": display_name, "external_id": external_id or None}
+    """Team field values from a Group document; members are the caller's to resolve."""
+    return {
+        attribute.field: _column_value(Team, attribute, document.get(attribute.name))
+        for attribute in GROUP.core.values()
+        if attribute.kind == SIMPLE and not attribute.read_only
+    }
+
+
+def _column_value(model: type[models.Model], attribute: Attribute, value: Any) -> Any:
+    """A single value for its column: a string, or a boolean, checked against the
+    column's length; an empty optional value is stored as NULL where the column allows."""
+    if attribute.type == BOOLEAN:
+        return as_boolean(value, attribute.name)
+    text = _string(value, attribute.name, _max_length(model, attribute.field))
+    if attribute.required and not text.strip():
+        raise InvalidValue(f"{attribute.name} is required and cannot be empty.")
+    if not text and model._meta.get_field(attribute.field).null:
+        return None
+    return text
+
+
+def _complex_columns(attribute: Attribute, value: Any) -> dict[str, str]:
+    """A complex attribute whose sub-attributes are columns (name)."""
+    value = value or {}
+    if not isinstance(value, dict):
+        raise InvalidValue(f"{attribute.name} must be an object.")
+    value = {_canonical(attribute, key): sub_value for key, sub_value in value.items()}
+    return {
+        sub.field: _string(
+            value.get(sub.name),
+            f"{attribute.name}.{sub.name}",
+            _max_length(Member, sub.field),
+        )
+        for sub in attribute.sub_attributes
+    }
 
 
 def member_references(value: Any) -> list[str]:
@@ -509,7 +435,7 @@ def member_references(value: Any) -> list[str]:
     ids = []
     for item in items:
         if isinstance(item, dict):
-            item = _get(item, "value")
+            item = get_any_case(item, "value")
         if not isinstance(item, str) or not item.strip():
             raise InvalidValue('Each member must be an object with a "value" id.')
         ids.append(item.strip())
@@ -539,37 +465,29 @@ def _clean_for_compare(emails: list[dict]) -> list[dict]:
     ]
 
 
-def _get(data: dict, key: str) -> Any:
-    lowered = key.lower()
-    return next((v for k, v in data.items() if str(k).lower() == lowered), None)
-
-
 def _canonical(attribute: Attribute, key: Any) -> str:
     return attribute.canonical_sub(str(key)) or str(key)
 
 
-def _string(value: Any, name: str, model_field: str) -> str:
+def _string(value: Any, name: str, limit: int | None) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
         raise InvalidValue(f"{name} must be a string, not {json.dumps(value)}.")
-    limit = _max_length(model_field)
     if limit and len(value) > limit:
         raise InvalidValue(f"{name} is longer than {limit} characters.")
     return value
 
 
-def _max_length(model_field: str) -> int | None:
-    for model in (Member, Team):
-        try:
-            return model._meta.get_field(model_field).max_length
-        except Exception:  # noqa: BLE001 - the other model has the field
-            continue
-    return None
+def _max_length(model: type[models.Model], model_field: str | None) -> int | None:
+    try:
+        return model._meta.get_field(model_field).max_length
+    except FieldDoesNotExist:  # a JSON list, whose values have no column
+        return MAX_JSON_VALUE_LENGTH
 
 
 def _multi_valued(value: Any, attribute: Attribute) -> list[dict[str, Any]]:
-    """A list of objects with canonical sub-attribute names and boolean `primary`."""
+    """A list of objects with canonical sub-attribute names, checked by their type."""
     if value is None:
         return []
     if isinstance(value, dict):
@@ -582,27 +500,37 @@ def _multi_valued(value: Any, attribute: Attribute) -> list[dict[str, Any]]:
             raise InvalidValue(f"{attribute.name} must be a list of objects.")
         clean: dict[str, Any] = {}
         for key, sub_value in item.items():
-            sub = attribute.canonical_sub(str(key))
+            sub = attribute.sub(str(key))
             if sub is None or sub_value is None:
                 continue
-            if sub == "primary":
-                clean[sub] = as_boolean(sub_value, f"{attribute.name}.primary")
-            elif isinstance(sub_value, str):
-                if len(sub_value) > 1024:
-                    raise InvalidValue(f"{attribute.name}.{sub} is too long.")
-                clean[sub] = sub_value
-            else:
-                raise InvalidValue(f"{attribute.name}.{sub} must be a string.")
-        if attribute.name == "emails":
-            if len(clean.get("value", "")) > 254:
-                raise InvalidValue("An email address is longer than 254 characters.")
-            if len(clean.get("type", "")) > 32:
-                raise InvalidValue("An email type is longer than 32 characters.")
+            clean[sub.name] = _sub_value(attribute, sub, sub_value)
         if clean:
             items.append(clean)
     if sum(1 for item in items if item.get("primary")) > 1:
         raise InvalidValue(f"Only one of {attribute.name} can be primary.")
     return items
+
+
+def _sub_value(attribute: Attribute, sub: Attribute, value: Any) -> Any:
+    name = f"{attribute.name}.{sub.name}"
+    if sub.type == BOOLEAN:
+        return as_boolean(value, name)
+    if not isinstance(value, str):
+        raise InvalidValue(f"{name} must be a string.")
+    # Rows (emails) are bounded by their columns, JSON lists by a fixed limit.
+    limit = (
+        _max_length(attribute.rows.model, sub.field)
+        if attribute.rows is not None
+        else MAX_JSON_VALUE_LENGTH
+    )
+    if len(value) > limit:
+        raise InvalidValue(f"{name} is longer than {limit} characters.")
+    if sub.type == BINARY:
+        try:
+            base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidValue(f"{name} must be base64 (RFC 7643 2.3.6).") from None
+    return value
 
 
 def _role(item: dict[str, Any]) -> dict[str, Any]:
@@ -629,7 +557,7 @@ def _manager(
     if isinstance(value, list):
         value = value[0] if value else None
     if isinstance(value, dict):
-        value = _get(value, "value")
+        value = get_any_case(value, "value")
     if value in (None, ""):
         return None
     if not isinstance(value, str):

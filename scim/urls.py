@@ -34,8 +34,9 @@ urlpatterns = [
     ),
     re_path(r"^Schemas/?$", views.SchemaView.as_view(), name="schemas"),
     re_path(rf"^Schemas/{RESOURCE_ID}/?$", views.SchemaView.as_view(), name="schema"),
+    re_path(r"^\.search/?$", views.RootSearchView.as_view(), name="search"),
     re_path(
-        r"^(Bulk|Me|\.search)(/.*)?$",
+        r"^(Bulk|Me)(/.*)?$",
         views.NotImplementedView.as_view(),
         name="not-implemented",
     ),

@@ -9,17 +9,26 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from typing import Any
 
-from django.db import transaction
-from django.db.models import prefetch_related_objects
+from django.db.models import (
+    F,
+    Model,
+    OrderBy,
+    QuerySet,
+    Value,
+    prefetch_related_objects,
+)
 from django_scim.constants import SchemaURI
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from orgadmin import actions
 from orgadmin.audit import Actor
-from orgadmin.models import Member, Team
+from orgadmin.client_ip import client_ip
+from orgadmin.errors import VersionMismatch
+from orgadmin.models import Member, ScimRequestLog, Team
 from scim import access, filters
 from scim.authentication import (
     ScimEnabledForOrganization,
@@ -31,9 +40,9 @@ from scim.errors import (
     InvalidValue,
     NotFound,
     NotImplementedByServer,
-    PreconditionFailed,
     scim_exception_handler,
 )
+from scim.keys import lowercase_keys
 from scim.parsers import PlainJSONParser, ScimJSONParser, load_body_without_length
 from scim.patch import MemberChanges, apply_operations, parse_operations
 from scim.renderers import AlwaysScimNegotiation, ScimJSONRenderer
@@ -110,14 +119,12 @@ class ScimView(APIView):
 
     @property
     def actor(self) -> Actor:
-        return Actor.for_scim_token(
-            self.token, ip_address=self.request.META.get("REMOTE_ADDR")
-        )
+        return Actor.for_scim_token(self.token, ip_address=client_ip(self.request))
 
     @property
     def parameters(self) -> dict[str, str]:
         """Query parameters by lower-case name: clients differ in their spelling."""
-        return {key.lower(): value for key, value in self.request.query_params.items()}
+        return lowercase_keys(self.request.query_params)
 
     def projection(self, schema, source: dict | None = None) -> Projection:
         source = self.parameters if source is None else source
@@ -139,16 +146,22 @@ class ScimView(APIView):
         tags = {tag.strip() for tag in header.split(",") if tag.strip()}
         return "*" in tags or etag(version) in tags or f'"{version}"' in tags
 
-    def check_if_match(self, version: int) -> None:
-        """RFC 7644 section 3.14: If-Match on PUT, PATCH and DELETE."""
+    def if_match(self) -> frozenset[int] | None:
+        """RFC 7644 section 3.14: the versions an If-Match on PUT, PATCH or DELETE
+        accepts; None without the header or with "*". The action compares them under
+        its row lock, so a stale tag is refused even when a write lands in between."""
         header = self.request.META.get("HTTP_IF_MATCH")
         if not header:
-            return
-        tags = {tag.strip() for tag in header.split(",")}
-        if not ({"*", etag(version), f'"{version}"'} & tags):
-            raise PreconditionFailed(
-                f"The resource is at version {etag(version)}; read it again."
-            )
+            return None
+        tags = [tag.strip() for tag in header.split(",")]
+        if "*" in tags:
+            return None
+        return frozenset(
+            int(match[1]) for tag in tags if (match := _ETAG.fullmatch(tag))
+        )
+
+
+_ETAG = re.compile(r'(?:W/)?"([0-9]{1,18})"')
 
 
 # ------------------------------------------------------------------------------- listing
@@ -265,25 +278,85 @@ class TeamListing(ScimView):
         if parameters.filter:
             queryset = filters.filter_teams(queryset, parameters.filter)
         total, page = page_of(queryset, parameters)
+        resources = self.teams_to_scim(page, projection)
+        return Response(
+            list_response(resources, total=total, start_index=parameters.start_index)
+        )
+
+    def teams_to_scim(self, teams: list[Team], projection: Projection) -> list:
         members = None
-        if page and projection.includes("members"):
-            members = access.team_member_references(team.pk for team in page)
-        resources = [
+        if teams and projection.includes("members"):
+            members = access.team_member_references(team.pk for team in teams)
+        return [
             projection.apply(
                 team_to_scim(
                     team, members=None if members is None else members.get(team.pk, [])
                 )
             )
-            for team in page
+            for team in teams
         ]
-        return Response(
-            list_response(resources, total=total, start_index=parameters.start_index)
-        )
 
 
 def _search_body(data: Any) -> dict[str, Any]:
-    body = require_schema(data, SchemaURI.SERACH_REQUEST)
+    """A SearchRequest's parameters by lower-case name, as the query string's are."""
+    body = lowercase_keys(require_schema(data, SchemaURI.SERACH_REQUEST))
     return {key: value for key, value in body.items() if key != "schemas"}
+
+
+def page_across(
+    members: QuerySet[Member],
+    teams: QuerySet[Team],
+    parameters: ListParameters,
+    *,
+    sort_fields: tuple[str | None, str | None],
+    descending: bool,
+) -> tuple[int, list[tuple[type[Member] | type[Team], int]]]:
+    """The exact total and one page of (model, pk) over members and teams together.
+
+    One UNION query orders both by the members' and the teams' sort field (a type
+    without it sorts as unassigned: last ascending, first descending, RFC 7644
+    section 3.4.2.3), then Users before Groups, then pk; descending reverses it all.
+    """
+    total = members.count() + teams.count()
+    offset = parameters.start_index - 1
+    if not parameters.count or offset >= total:
+        return total, []
+    member_field, team_field = sort_fields
+    rows = _sort_rows(members, 0, _sort_value(member_field, Team, team_field))
+    rows = rows.union(
+        _sort_rows(teams, 1, _sort_value(team_field, Member, member_field)), all=True
+    )
+    ordered = rows.order_by(
+        OrderBy(
+            F("sort_value"),
+            descending=descending,
+            nulls_first=descending or None,
+            nulls_last=not descending or None,
+        ),
+        OrderBy(F("type_order"), descending=descending),
+        OrderBy(F("row"), descending=descending),
+    )
+    models = (Member, Team)
+    return total, [
+        (models[type_order], pk)
+        for _, type_order, pk in ordered[offset : offset + parameters.count]
+    ]
+
+
+def _sort_value(field: str | None, other: type[Model], other_field: str | None):
+    """The column to sort by, or NULL typed as the other type's column (so that both
+    sides of the UNION agree) when this type lacks the attribute."""
+    if field is not None:
+        return F(field)
+    return Value(None, output_field=other._meta.get_field(other_field).__class__())
+
+
+def _sort_rows(queryset: QuerySet, type_order: int, sort_value) -> QuerySet:
+    return (
+        queryset.order_by()
+        .annotate(sort_value=sort_value, type_order=Value(type_order), row=F("pk"))
+        .values_list("sort_value", "type_order", "row")
+    )
 
 
 # --------------------------------------------------------------------------------- Users
@@ -299,9 +372,9 @@ class UserListView(MemberListing):
             canonical_document(data, USER), organization=self.organization
         )
         member = actions.provision_member(
-            self.organization, attributes=attributes, actor=self.actor
+            self.organization, **attributes, actor=self.actor
         )
-        self.outcome = "created"
+        self.outcome = ScimRequestLog.Outcome.CREATED
         return self.member_response(member, status=201)
 
     def member_response(self, member: Member, *, status: int = 200) -> Response:
@@ -328,47 +401,82 @@ class UserDetailView(UserListView):
         return self.member_response(member)
 
     def put(self, request, scim_id):
-        data = require_schema(request.data, USER_SCHEMA)
-        with transaction.atomic():
-            member = access.scim_member(self.organization, scim_id, for_update=True)
-            self.check_if_match(member.version)
-            self.update(member, canonical_document(data, USER))
+        document = canonical_document(require_schema(request.data, USER_SCHEMA), USER)
+        member = self.update_member(scim_id, lambda member: document)
         return self.member_response(member)
 
     def patch(self, request, scim_id):
         operations = parse_operations(request.data)
-        with transaction.atomic():
-            member = access.scim_member(self.organization, scim_id, for_update=True)
-            self.check_if_match(member.version)
-            document = member_document(member, self.emails_of(member))
-            self.update(member, apply_operations(document, operations, USER))
+        member = self.update_member(
+            scim_id,
+            lambda member: apply_operations(
+                member_document(member, self.emails_of(member)), operations, USER
+            ),
+        )
         return self.member_response(member)
 
     def delete(self, request, scim_id):
-        with transaction.atomic():
-            member = access.scim_member(self.organization, scim_id, for_update=True)
-            self.check_if_match(member.version)
-            actions.remove_member(member, actor=self.actor)
-        self.outcome = "deleted"
+        member = access.scim_member(self.organization, scim_id)
+        actions.remove_member(
+            member, expected_version=self.if_match(), actor=self.actor
+        )
+        self.outcome = ScimRequestLog.Outcome.DELETED
         return Response(status=204)
 
     def emails_of(self, member: Member) -> list[dict]:
         return [email.as_scim() for email in member.email_addresses.all()]
 
-    def update(self, member: Member, document: dict[str, Any]) -> None:
-        """Write what differs between the member and a full User document."""
-        attributes = member_attributes_from_scim(
-            document, organization=self.organization, member=member
-        )
-        changed = changed_member_attributes(member, self.emails_of(member), attributes)
-        if not changed:
-            return
-        was_active = member.is_active
-        actions.update_member(member, attributes=changed, actor=self.actor)
-        if was_active == member.is_active:
-            self.outcome = "updated"
-        else:
-            self.outcome = "reactivated" if member.is_active else "deactivated"
+    def update_member(
+        self, scim_id: str, new_document: Callable[[Member], dict[str, Any]]
+    ) -> Member:
+        """Write what differs between the member and the full User document made
+        from it.
+
+        The action writes only if the member is still at the version the document was
+        made from (or at the client's If-Match). Without If-Match, a member changed in
+        between is read again and the document made anew, so two PATCHes that each
+        add a value never lose one another's.
+        """
+        if_match = self.if_match()
+        for attempt in range(1, UPDATE_ATTEMPTS + 1):
+            member = access.scim_member(self.organization, scim_id)
+            attributes = member_attributes_from_scim(
+                new_document(member), organization=self.organization, member=member
+            )
+            changed = changed_member_attributes(
+                member, self.emails_of(member), attributes
+            )
+            if not changed and if_match is None:
+                return member
+            was_active = member.is_active
+            try:
+                actions.update_member(
+                    member,
+                    **changed,
+                    expected_version=member.version if if_match is None else if_match,
+                    actor=self.actor,
+                )
+            except VersionMismatch:
+                if if_match is not None or attempt == UPDATE_ATTEMPTS:
+                    raise
+                continue
+            if not changed:
+                return member
+            if was_active == member.is_active:
+                self.outcome = ScimRequestLog.Outcome.UPDATED
+            else:
+                self.outcome = (
+                    ScimRequestLog.Outcome.REACTIVATED
+                    if member.is_active
+                    else ScimRequestLog.Outcome.DEACTIVATED
+                )
+            return member
+        raise AssertionError("unreachable")
+
+
+# A member changed by another request between the read and the write is read again;
+# past this many tries the client is told to retry (412), which Entra ID and Okta do.
+UPDATE_ATTEMPTS = 5
 
 
 # -------------------------------------------------------------------------------- Groups
@@ -391,7 +499,7 @@ class GroupListView(TeamListing):
             scim_managed=True,
             actor=self.actor,
         )
-        self.outcome = "created"
+        self.outcome = ScimRequestLog.Outcome.CREATED
         return self.team_response(team, status=201)
 
     def team_response(self, team: Team, *, status: int = 200) -> Response:
@@ -424,70 +532,145 @@ class GroupDetailView(GroupListView):
     def put(self, request, scim_id):
         data = canonical_document(require_schema(request.data, GROUP_SCHEMA), GROUP)
         attributes = team_attributes_from_scim(data)
-        with transaction.atomic():
-            team = access.scim_team(self.organization, scim_id, for_update=True)
-            self.check_if_match(team.version)
-            # A PUT without "members" leaves them alone rather than emptying the team.
-            replace = None
-            if "members" in data:
-                replace = access.member_pks(
-                    self.organization, member_references(data["members"]), strict=True
-                )
-            actions.update_team(
-                team, **attributes, replace_member_ids=replace, actor=self.actor
+        team = access.scim_team(self.organization, scim_id)
+        # A PUT without "members" leaves them alone rather than emptying the team.
+        if "members" in data:
+            attributes["replace_member_ids"] = access.member_pks(
+                self.organization, member_references(data["members"]), strict=True
             )
-        self.outcome = "updated"
+        actions.update_team(
+            team, **attributes, expected_version=self.if_match(), actor=self.actor
+        )
+        self.outcome = ScimRequestLog.Outcome.UPDATED
         return self.team_response(team)
 
     def patch(self, request, scim_id):
         operations = parse_operations(request.data)
-        with transaction.atomic():
-            team = access.scim_team(self.organization, scim_id, for_update=True)
-            self.check_if_match(team.version)
-            document = {"displayName": team.display_name}
-            if team.external_id:
-                document["externalId"] = team.external_id
-            changes = MemberChanges()
-            apply_operations(document, operations, GROUP, members=changes)
-            attributes = team_attributes_from_scim(document)
-            renamed = {
-                key: value
-                for key, value in attributes.items()
-                if getattr(team, key) != value
-            }
-            if renamed or not changes.is_empty:
-                organization = self.organization
-                replace = None
-                if changes.replace is not None:
-                    replace = access.member_pks(
-                        organization, changes.replace, strict=True
-                    )
-                actions.update_team(
-                    team,
-                    **renamed,
-                    add_member_ids=access.member_pks(
-                        organization, changes.add, strict=True
-                    ),
-                    remove_member_ids=access.member_pks(
-                        organization, changes.remove, strict=False
-                    ),
-                    replace_member_ids=replace,
-                    actor=self.actor,
-                )
-                self.outcome = "updated"
+        team = access.scim_team(self.organization, scim_id)
+        document = {"displayName": team.display_name}
+        if team.external_id:
+            document["externalId"] = team.external_id
+        members = MemberChanges()
+        apply_operations(document, operations, GROUP, members=members)
+        changes = {
+            key: value
+            for key, value in team_attributes_from_scim(document).items()
+            if getattr(team, key) != value
+        }
+        changes.update(self.membership_changes(members))
+        if changes or self.if_match() is not None:
+            actions.update_team(
+                team, **changes, expected_version=self.if_match(), actor=self.actor
+            )
+        if changes:
+            self.outcome = ScimRequestLog.Outcome.UPDATED
         # Entra ID expects 204 from a group PATCH; the resource only when asked for.
         parameters = self.parameters
         if "attributes" in parameters or "excludedattributes" in parameters:
             return self.team_response(team)
         return Response(status=204)
 
+    def membership_changes(self, members: MemberChanges) -> dict[str, list[int]]:
+        """Member pks to add, remove or replace. Removing a member that is already gone
+        is not an error: Entra ID removes users it has just deleted."""
+        organization = self.organization
+        changes = {}
+        if members.add:
+            changes["add_member_ids"] = access.member_pks(
+                organization, members.add, strict=True
+            )
+        if members.remove:
+            changes["remove_member_ids"] = access.member_pks(
+                organization, members.remove, strict=False
+            )
+        if members.replace is not None:
+            changes["replace_member_ids"] = access.member_pks(
+                organization, members.replace, strict=True
+            )
+        return changes
+
     def delete(self, request, scim_id):
-        with transaction.atomic():
-            team = access.scim_team(self.organization, scim_id, for_update=True)
-            self.check_if_match(team.version)
-            actions.delete_team(team, actor=self.actor)
-        self.outcome = "deleted"
+        team = access.scim_team(self.organization, scim_id)
+        actions.delete_team(team, expected_version=self.if_match(), actor=self.actor)
+        self.outcome = ScimRequestLog.Outcome.DELETED
         return Response(status=204)
+
+
+# --------------------------------------------------------------------------- root search
+
+
+class RootSearchView(MemberListing, TeamListing):
+    """POST /.search (RFC 7644 section 3.4.3): Users and Groups in one ListResponse.
+
+    The filter applies to each resource type; an attribute only one type has matches
+    nothing in the other (`userName sw "a"` finds no group). `attributes` and
+    `excludedAttributes` apply to each type likewise. Both types form one list, in the
+    order page_across() gives (meta.created unless sortBy says otherwise); startIndex
+    and count page through it and totalResults counts both.
+    """
+
+    def post(self, request):
+        source = _search_body(request.data)
+        sort_by = source.pop("sortby", None)
+        parameters = ListParameters(source, {}, USER_SCHEMA)
+        members = Member.objects.for_organization(self.organization)
+        teams = Team.objects.for_organization(self.organization)
+        if parameters.filter:
+            members, teams = filters.filter_members_and_teams(
+                members, teams, parameters.filter
+            )
+        total, page = page_across(
+            members,
+            teams,
+            parameters,
+            sort_fields=_sort_fields_across(sort_by),
+            descending=str(source.get("sortorder")).lower() == "descending",
+        )
+        resources = self.resources(page, source)
+        return Response(
+            list_response(resources, total=total, start_index=parameters.start_index)
+        )
+
+    def resources(self, page: list, source: dict[str, Any]) -> list[dict]:
+        """Serialize the page's members and teams (a few queries each), in its order."""
+        pks = {Member: [], Team: []}
+        for model, pk in page:
+            pks[model].append(pk)
+        members = list(
+            Member.objects.filter(pk__in=pks[Member]).select_related("manager")
+        )
+        teams = list(Team.objects.filter(pk__in=pks[Team]))
+        serialized = dict(
+            zip(
+                [(Member, member.pk) for member in members],
+                self.members_to_scim(members, self.projection(USER, source)),
+                strict=True,
+            )
+        )
+        serialized.update(
+            zip(
+                [(Team, team.pk) for team in teams],
+                self.teams_to_scim(teams, self.projection(GROUP, source)),
+                strict=True,
+            )
+        )
+        return [serialized[key] for key in page]
+
+
+def _sort_fields_across(sort_by: Any) -> tuple[str | None, str | None]:
+    """The member's and the team's field for sortBy; meta.created when none is given."""
+    if not sort_by:
+        return "created_at", "created_at"
+    key = str(sort_by).strip().lower()
+    for urn in (USER_SCHEMA, GROUP_SCHEMA):
+        if key.startswith(urn.lower() + ":"):
+            key = key[len(urn) + 1 :]
+    sortable = filters.SORTABLE_ACROSS_ATTRIBUTES
+    if key not in sortable:
+        raise InvalidValue(
+            f'Cannot sort by "{sort_by}"; sortable: {", ".join(sorted(sortable))}.'
+        )
+    return sortable[key]
 
 
 # ----------------------------------------------------------------------------- discovery
@@ -531,7 +714,7 @@ def _discovery_response(
 
 
 class NotImplementedView(ScimView):
-    """/Bulk, /Me and root searches: stated as unsupported in /ServiceProviderConfig."""
+    """/Bulk and /Me: stated as unsupported in /ServiceProviderConfig."""
 
     def dispatch_not_implemented(self, request, *args, **kwargs):
         raise NotImplementedByServer(

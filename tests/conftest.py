@@ -42,5 +42,12 @@ def owner(organization):
 
 
 @pytest.fixture
+def owner_client(client, owner):
+    """The test client, signed in as the organization's owner."""
+    assert client.login(email=owner.user.email, password=helpers.PASSWORD)
+    return client
+
+
+@pytest.fixture
 def operator_user(db):
     return helpers.make_operator()

@@ -1,7 +1,9 @@
 """A real DNS responder on 127.0.0.1 at a random UDP port, for the domain checks.
 
 It answers TXT questions from its own small zone, built with dnspython's message
-classes, and can be told to answer SERVFAIL for a name or to drop its packets.
+classes, and can be told to answer SERVFAIL for a name or to drop its packets. A name
+can be a CNAME, answered as a recursive resolver does: the chain, then the TXT records
+of the name it ends at.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ TxtRecord = str | Sequence[str]
 class DnsResponder:
     def __init__(self) -> None:
         self._zone: dict[dns.name.Name, list[tuple[bytes, ...]]] = {}
+        self._cnames: dict[dns.name.Name, dns.name.Name] = {}
         self._servfail: set[dns.name.Name] = set()
         self._drop: set[dns.name.Name] = set()
         self._lock = threading.Lock()
@@ -51,10 +54,17 @@ class DnsResponder:
         with self._lock:
             self._zone[_name(name)] = strings
 
+    def set_cname(self, name: str, target: str) -> None:
+        """Make `name` an alias of `target` (and nothing else, as DNS requires)."""
+        with self._lock:
+            self._zone.pop(_name(name), None)
+            self._cnames[_name(name)] = _name(target)
+
     def remove(self, name: str) -> None:
         """Forget `name`: questions about it get NXDOMAIN."""
         with self._lock:
             self._zone.pop(_name(name), None)
+            self._cnames.pop(_name(name), None)
 
     def servfail(self, name: str, enabled: bool = True) -> None:
         with self._lock:
@@ -103,7 +113,15 @@ class DnsResponder:
             response.flags |= dns.flags.AA
             if name in self._servfail:
                 response.set_rcode(dns.rcode.SERVFAIL)
-            elif name not in self._zone:
+                return response.to_wire()
+            # Follow aliases as a recursive resolver does, answering with the chain.
+            while name in self._cnames and len(response.answer) < 8:
+                target = self._cnames[name]
+                response.answer.append(
+                    dns.rrset.from_text(name, 60, "IN", "CNAME", target.to_text())
+                )
+                name = target
+            if name not in self._zone:
                 response.set_rcode(dns.rcode.NXDOMAIN)
             elif question.rdtype == dns.rdatatype.TXT and self._zone[name]:
                 rrset = dns.rrset.RRset(name, dns.rdataclass.IN, dns.rdatatype.TXT)

@@ -13,6 +13,12 @@ One module per noun (as Zulip's `zerver/actions/`), re-exported here so callers 
   dict to mean failure.
 """
 
+from orgadmin.actions.accounts import (
+    ACCOUNT_FIELDS,
+    create_account,
+    set_account_password,
+    update_account,
+)
 from orgadmin.actions.domains import (
     check_domain,
     claim_domain,
@@ -38,7 +44,6 @@ from orgadmin.actions.organizations import (
 from orgadmin.actions.scim_tokens import issue_scim_token, revoke_scim_token
 from orgadmin.actions.sso import SSO_SETTINGS, update_sso_configuration
 from orgadmin.actions.teams import (
-    UNCHANGED,
     add_team_members,
     create_team,
     delete_team,
@@ -47,14 +52,15 @@ from orgadmin.actions.teams import (
 )
 
 __all__ = [
+    "ACCOUNT_FIELDS",
     "ORGANIZATION_SETTINGS",
     "SSO_SETTINGS",
-    "UNCHANGED",
     "add_member",
     "add_team_members",
     "change_member_role",
     "check_domain",
     "claim_domain",
+    "create_account",
     "create_organization",
     "create_team",
     "deactivate_member",
@@ -69,6 +75,8 @@ __all__ = [
     "remove_member",
     "remove_team_members",
     "revoke_scim_token",
+    "set_account_password",
+    "update_account",
     "update_member",
     "update_organization",
     "update_sso_configuration",

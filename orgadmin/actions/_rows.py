@@ -2,19 +2,52 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Collection
+from typing import Any, TypeVar
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from orgadmin.errors import AlreadyExists
+from orgadmin.errors import AlreadyExists, NoLongerExists, VersionMismatch
 from orgadmin.models import Member, Team
+
+Row = TypeVar("Row", Member, Team)
+
+
+def _lock(obj: Row) -> Row:
+    """The row again, locked until the transaction ends: writes start from its state."""
+    try:
+        return type(obj).objects.select_for_update().get(pk=obj.pk)
+    except type(obj).DoesNotExist:
+        raise NoLongerExists(
+            f"The {obj._meta.verbose_name} no longer exists."
+        ) from None
 
 
 def _touch(obj: Member | Team) -> None:
     obj.updated_at = timezone.now()
     obj.version = F("version") + 1
+
+
+def _check_version(
+    locked: Member | Team, expected: int | Collection[int] | None
+) -> None:
+    """Refuse the write when the locked row is not at the version the caller read.
+
+    `expected` is None when the caller does not care (no If-Match, or If-Match: *),
+    else the version, or versions, it would accept.
+    """
+    if expected is None:
+        return
+    accepted = {expected} if isinstance(expected, int) else set(expected)
+    if locked.version not in accepted:
+        noun = locked._meta.verbose_name
+        raise VersionMismatch(
+            f"The {noun} changed since it was read (it is at version "
+            f"{locked.version}); read it again.",
+            current_version=locked.version,
+        )
 
 
 def _save_unique(obj: Any, message: str) -> None:

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import logging
 import secrets
-import smtplib
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
 from django.db.models import F
-from django.template.loader import render_to_string
 from django.utils import timezone
 
 from orgadmin import domains
+from orgadmin.actions._mail import _send_templated_mail
 from orgadmin.actions._rows import _copy_fields, _save_unique
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.dns import check_txt_record
@@ -26,12 +23,25 @@ logger = logging.getLogger(__name__)
 
 
 def claim_domain(
-    organization: Organization, *, domain: str, actor: Actor | User
+    organization: Organization,
+    *,
+    domain: str,
+    actor: Actor | User,
+    allow_nested: bool = False,
 ) -> ClaimedDomain:
-    """Start a claim: the organization must then publish the TXT record to verify it."""
+    """Start a claim: the organization must then publish the TXT record to verify it.
+
+    Refused when another organization verified the domain, a domain it is under or one
+    under it (a subdomain belongs to whoever proved they own its parent, and claiming a
+    parent would take in their addresses), and once the organization has
+    domains.PENDING_CLAIMS_LIMIT pending claims. `allow_nested` is the operator's
+    explicit override of the nesting rule (`manage.py claim_domain --allow-nested`).
+    """
     actor = as_actor(actor)
     name = domains.normalize_domain(domain)
     with transaction.atomic():
+        # Locked so that claims made at the same moment cannot pass the cap together.
+        Organization.objects.select_for_update().get(pk=organization.pk)
         existing = ClaimedDomain.objects.filter(
             organization=organization, domain=name
         ).first()
@@ -47,6 +57,28 @@ def claim_domain(
             raise DomainAlreadyClaimed(
                 f"{name} is verified by another organization.", field="domain"
             )
+        changes: dict[str, Any] = {"domain": name}
+        nested = _nested_verified_domain(organization, name)
+        if nested is not None and allow_nested:
+            changes["override"] = {"nested": nested}
+        elif nested is not None:
+            raise DomainAlreadyClaimed(
+                f"{name} is under {nested}, which another organization verified."
+                if name.endswith(f".{nested}")
+                else f"{nested}, which another organization verified, is under {name}.",
+                field="domain",
+            )
+        pending = ClaimedDomain.objects.filter(
+            organization=organization, status=ClaimedDomain.Status.PENDING
+        ).count()
+        if pending >= domains.PENDING_CLAIMS_LIMIT:
+            raise InvalidValue(
+                f"This organization already has {pending} domains waiting for "
+                "verification, the most it may have. Verify or remove some of them "
+                "before adding another.",
+                field="domain",
+                code="too_many_pending_claims",
+            )
         claimed = ClaimedDomain(
             organization=organization,
             domain=name,
@@ -58,9 +90,25 @@ def claim_domain(
             actor=actor,
             action="domain.claimed",
             target=claimed,
-            changes={"domain": name},
+            changes=changes,
         )
     return claimed
+
+
+def _nested_verified_domain(organization: Organization, name: str) -> str | None:
+    """A domain another organization verified that `name` is under, or that is under
+    `name`: the nearest parent first, else the first subdomain by name."""
+    parents = domains.parent_domains(name)
+    verified = (
+        ClaimedDomain.objects.filter(status__in=ClaimedDomain.VERIFIED_STATUSES)
+        .exclude(organization=organization)
+        .values_list("domain", flat=True)
+    )
+    found = set(verified.filter(domain__in=parents))
+    for parent in parents:
+        if parent in found:
+            return parent
+    return verified.filter(domain__endswith=f".{name}").order_by("domain").first()
 
 
 def mark_domain_verified(
@@ -416,24 +464,6 @@ def _email_administrators(claimed: ClaimedDomain, template: str) -> bool:
             .values_list("user__email", flat=True)
         )
     )
-    if not recipients:
-        return True
-    context = {
-        "claimed": claimed,
-        "organization": organization,
-        "base_url": settings.ORGADMIN_BASE_URL,
-    }
-    subject = render_to_string(f"orgadmin/email/{template}_subject.txt", context)
-    body = render_to_string(f"orgadmin/email/{template}.txt", context)
-    try:
-        send_mail(" ".join(subject.split()), body, None, recipients)
-    except (smtplib.SMTPException, OSError):
-        logger.warning(
-            "Could not email %s about domain %s (%s).",
-            organization.slug,
-            claimed.domain,
-            template,
-            exc_info=True,
-        )
-        return False
-    return True
+    return _send_templated_mail(
+        template, {"claimed": claimed, "organization": organization}, recipients
+    )

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db import transaction
 from django.utils.text import slugify
 
 from orgadmin.actions._audit import _assign_changes
+from orgadmin.actions._rows import _copy_fields
 from orgadmin.actions.members import _add_member
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.errors import AlreadyExists, InvalidValue
 from orgadmin.models import Member, Organization, User
 
-ORGANIZATION_SETTINGS = (
-    "name",
-    "restrict_to_claimed_domains",
-    "scim_enabled",
-    "sso_enabled",
-)
+
+class OrganizationChanges(TypedDict, total=False):
+    """The settings an update may change; a setting left out is unchanged."""
+
+    name: str
+    restrict_to_claimed_domains: bool
+    scim_enabled: bool
+    sso_enabled: bool
+
+
+ORGANIZATION_SETTINGS = tuple(OrganizationChanges.__annotations__)
 
 
 def create_organization(
@@ -67,23 +73,31 @@ def create_organization(
 
 
 def update_organization(
-    organization: Organization, *, actor: Actor | User, **settings: Any
+    organization: Organization,
+    *,
+    actor: Actor | User,
+    **changes: Unpack[OrganizationChanges],
 ) -> Organization:
+    """Change settings in one event; nothing is recorded when nothing changed."""
     actor = as_actor(actor)
-    unknown = set(settings) - set(ORGANIZATION_SETTINGS)
+    unknown = set(changes) - set(ORGANIZATION_SETTINGS)
     if unknown:
-        raise InvalidValue(
-            f"Unknown organization settings: {', '.join(sorted(unknown))}."
-        )
+        raise TypeError(f"Not organization settings: {', '.join(sorted(unknown))}.")
+    if "name" in changes:
+        changes["name"] = (changes["name"] or "").strip()
+        if not changes["name"]:
+            raise InvalidValue("An organization needs a name.", field="name")
     with transaction.atomic():
-        changes = _assign_changes(organization, settings)
-        if changes:
-            organization.save(update_fields=list(changes))
-        record_event(
-            organization,
-            actor=actor,
-            action="organization.updated",
-            target=organization,
-            changes=changes,
-        )
+        locked = Organization.objects.select_for_update().get(pk=organization.pk)
+        changed = _assign_changes(locked, dict(changes))
+        if changed:
+            locked.save(update_fields=list(changed))
+            record_event(
+                locked,
+                actor=actor,
+                action="organization.updated",
+                target=locked,
+                changes=changed,
+            )
+    _copy_fields(locked, organization)
     return organization

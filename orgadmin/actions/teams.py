@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+from collections.abc import Collection, Iterable
+from typing import Any, TypedDict, Unpack
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
 from orgadmin.actions._audit import _assign_changes
-from orgadmin.actions._rows import _copy_fields, _save_unique, _touch
+from orgadmin.actions._rows import (
+    _check_version,
+    _copy_fields,
+    _lock,
+    _save_unique,
+    _touch,
+)
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.errors import InvalidValue
 from orgadmin.models import Member, Organization, Team, TeamMembership, User
@@ -27,9 +33,7 @@ def create_team(
 ) -> Team:
     """Create a team, with its first members given by Member pk (of this organization)."""
     actor = as_actor(actor)
-    display_name = (display_name or "").strip()
-    if not display_name:
-        raise InvalidValue("A team needs a name.", field="display_name")
+    display_name = _require_name(display_name)
     with transaction.atomic():
         member_ids = _organization_member_ids(organization, member_ids)
         team = Team(
@@ -39,11 +43,13 @@ def create_team(
             is_scim_managed=scim_managed,
         )
         _save_unique(
-            team, f'A team named "{display_name}" or with this externalId exists.'
+            team, f'A team named "{display_name}" or with this external id exists.'
         )
         TeamMembership.objects.bulk_create(
             [TeamMembership(team=team, member_id=pk) for pk in member_ids]
         )
+        if member_ids:
+            _touch_members(member_ids)
         record_event(
             organization,
             actor=actor,
@@ -58,42 +64,55 @@ def create_team(
     return team
 
 
-UNCHANGED: Any = object()
+class TeamChanges(TypedDict, total=False):
+    """What an update may change; member ids are Member pks of the team's organization.
+
+    Replacing applies only the difference, so concurrent adds and removes of other
+    members are never lost.
+    """
+
+    display_name: str
+    external_id: str | None
+    add_member_ids: Iterable[int]
+    remove_member_ids: Iterable[int]
+    replace_member_ids: Iterable[int] | None
 
 
 def update_team(
     team: Team,
     *,
     actor: Actor | User,
-    display_name: str = UNCHANGED,
-    external_id: str | None = UNCHANGED,
-    add_member_ids: Iterable[int] = (),
-    remove_member_ids: Iterable[int] = (),
-    replace_member_ids: Iterable[int] | None = None,
+    expected_version: int | Collection[int] | None = None,
+    **changes: Unpack[TeamChanges],
 ) -> Team:
     """Rename a team and change its members as set operations, in one event.
 
-    Member ids are Member pks; ids that are not this organization's members raise
-    InvalidValue and change nothing. Replacing applies only the difference, so concurrent
-    adds and removes of other members are never lost.
+    Ids that are not this organization's members raise InvalidValue and change
+    nothing; nothing is recorded when nothing changed. With `expected_version`, a team
+    changed since it was read raises VersionMismatch and nothing is written.
     """
     actor = as_actor(actor)
+    unknown = set(changes) - set(TeamChanges.__annotations__)
+    if unknown:
+        raise TypeError(f"Not team changes: {', '.join(sorted(unknown))}.")
     organization = team.organization
     with transaction.atomic():
-        locked = Team.objects.select_for_update().get(pk=team.pk)
+        locked = _lock(team)
+        _check_version(locked, expected_version)
         attributes: dict[str, Any] = {}
-        if display_name is not UNCHANGED:
-            display_name = (display_name or "").strip()
-            if not display_name:
-                raise InvalidValue("A team needs a name.", field="display_name")
-            attributes["display_name"] = display_name
-        if external_id is not UNCHANGED:
-            attributes["external_id"] = external_id or None
-        changes = _assign_changes(locked, attributes)
-        add = _organization_member_ids(organization, add_member_ids)
-        remove = _organization_member_ids(organization, remove_member_ids)
-        if replace_member_ids is not None:
-            wanted = _organization_member_ids(organization, replace_member_ids)
+        if "display_name" in changes:
+            attributes["display_name"] = _require_name(changes["display_name"])
+        if "external_id" in changes:
+            attributes["external_id"] = changes["external_id"] or None
+        changed = _assign_changes(locked, attributes)
+        add = _organization_member_ids(organization, changes.get("add_member_ids", ()))
+        remove = _organization_member_ids(
+            organization, changes.get("remove_member_ids", ())
+        )
+        if changes.get("replace_member_ids") is not None:
+            wanted = _organization_member_ids(
+                organization, changes["replace_member_ids"]
+            )
             current = set(
                 TeamMembership.objects.filter(team=locked).values_list(
                     "member_id", flat=True
@@ -103,48 +122,65 @@ def update_team(
             remove |= current - wanted
         added, removed = _apply_membership(locked, add=add - remove, remove=remove)
         if added:
-            changes["members_added"] = added
+            changed["members_added"] = added
         if removed:
-            changes["members_removed"] = removed
-        if changes:
+            changed["members_removed"] = removed
+        if changed:
             _touch(locked)
-            _save_unique(locked, "Another team already has this name or externalId.")
-        record_event(
-            organization,
-            actor=actor,
-            action="team.updated",
-            target=locked,
-            changes=changes,
-        )
+            _save_unique(locked, "Another team already has this name or external id.")
+            record_event(
+                organization,
+                actor=actor,
+                action="team.updated",
+                target=locked,
+                changes=changed,
+            )
     _copy_fields(locked, team)
     return team
 
 
 def add_team_members(
-    team: Team, member_ids: Iterable[int], *, actor: Actor | User
+    team: Team, *, member_ids: Iterable[int], actor: Actor | User
 ) -> Team:
-    return update_team(team, actor=actor, add_member_ids=member_ids)
+    return update_team(team, add_member_ids=member_ids, actor=actor)
 
 
 def remove_team_members(
-    team: Team, member_ids: Iterable[int], *, actor: Actor | User
+    team: Team, *, member_ids: Iterable[int], actor: Actor | User
 ) -> Team:
-    return update_team(team, actor=actor, remove_member_ids=member_ids)
+    return update_team(team, remove_member_ids=member_ids, actor=actor)
 
 
-def delete_team(team: Team, *, actor: Actor | User) -> None:
+def delete_team(
+    team: Team,
+    *,
+    actor: Actor | User,
+    expected_version: int | Collection[int] | None = None,
+) -> None:
     """Delete the team only: its members stay in the organization."""
     actor = as_actor(actor)
     with transaction.atomic():
+        locked = _lock(team)
+        _check_version(locked, expected_version)
         record_event(
             team.organization,
             actor=actor,
             action="team.deleted",
-            target=team,
-            changes={"display_name": team.display_name, "scim_id": str(team.scim_id)},
+            target=locked,
+            changes={
+                "display_name": locked.display_name,
+                "scim_id": str(locked.scim_id),
+            },
         )
-        _touch_members(TeamMembership.objects.filter(team=team).values("member_id"))
-        team.delete()
+        _touch_members(TeamMembership.objects.filter(team=locked).values("member_id"))
+        locked.delete()
+
+
+def _require_name(display_name: str | None) -> str:
+    display_name = (display_name or "").strip()
+    if not display_name:
+        raise InvalidValue("A team needs a name.", field="display_name")
+    return display_name
 
 
 def _organization_member_ids(
@@ -170,23 +206,31 @@ def _organization_member_ids(
 def _apply_membership(
     team: Team, *, add: set[int], remove: set[int]
 ) -> tuple[int, int]:
-    """Insert and delete memberships as two statements, whatever their number."""
-    removed = 0
+    """Insert and delete memberships in a few statements, whatever their number, and
+    change the ETag of only the members whose teams really changed."""
+    removed: set[int] = set()
     if remove:
-        removed, _ = TeamMembership.objects.filter(
-            team=team, member_id__in=remove
-        ).delete()
-    added = 0
+        removed = set(
+            TeamMembership.objects.filter(team=team, member_id__in=remove).values_list(
+                "member_id", flat=True
+            )
+        )
+        TeamMembership.objects.filter(team=team, member_id__in=removed).delete()
+    added: set[int] = set()
     if add:
-        before = TeamMembership.objects.filter(team=team, member_id__in=add).count()
+        present = set(
+            TeamMembership.objects.filter(team=team, member_id__in=add).values_list(
+                "member_id", flat=True
+            )
+        )
+        added = add - present
         TeamMembership.objects.bulk_create(
-            [TeamMembership(team=team, member_id=pk) for pk in add],
+            [TeamMembership(team=team, member_id=pk) for pk in added],
             ignore_conflicts=True,
         )
-        added = len(add) - before
-    if add or remove:
-        _touch_members(add | remove)
-    return added, removed
+    if added or removed:
+        _touch_members(added | removed)
+    return len(added), len(removed)
 
 
 def _touch_members(member_ids: Iterable[int]) -> None:

@@ -85,6 +85,36 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+def _is_csp_violation(text: str) -> bool:
+    # Chromium reports each refusal on the console: "Refused to apply inline style
+    # because it violates the following Content Security Policy directive: ...".
+    return "Content Security Policy" in text or text.startswith("Refused to")
+
+
+@pytest.fixture
+def csp_violations(page):
+    """The Content-Security-Policy refusals Chromium reports while the test runs."""
+    found: list[str] = []
+
+    def collect(message) -> None:
+        if _is_csp_violation(message.text):
+            found.append(f"{page.url}: {message.text}")
+
+    page.on("console", collect)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def _fail_on_csp_violation(request):
+    """Fail every browser test during which a page broke the Content-Security-Policy."""
+    if "page" not in request.fixturenames:
+        yield
+        return
+    found = request.getfixturevalue("csp_violations")
+    yield
+    assert not found, "Content-Security-Policy violations:\n" + "\n".join(found)
+
+
 @pytest.fixture
 def screens(request, output_path, page):
     """Screenshots of the main pages a test visits, written out only when it fails."""
@@ -110,11 +140,3 @@ def site(transactional_db, live_server, settings):
     settings.ORGADMIN_BASE_URL = live_server.url
     organization = helpers.make_organization()
     return live_server.url, organization
-
-
-def sign_in(page, base_url: str, email: str) -> None:
-    page.goto(f"{base_url}/accounts/login/")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(helpers.PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/")

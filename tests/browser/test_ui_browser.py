@@ -6,8 +6,8 @@ from playwright.sync_api import expect
 
 from orgadmin.models import ClaimedDomain, Member, ScimToken
 from tests import helpers
-from tests.browser.conftest import sign_in
 from tests.dns_server import serving
+from tests.helpers import sign_in
 
 
 def test_owner_generates_a_scim_token_sees_it_once_and_only_it_authenticates(
@@ -35,8 +35,10 @@ def test_owner_generates_a_scim_token_sees_it_once_and_only_it_authenticates(
     expect(page.get_by_text("it will not be shown again")).to_be_visible()
     secret = shown.inner_text().strip()
     assert secret.startswith(ScimToken.SECRET_PREFIX)
+    expect(page.get_by_test_id("scim-tenant-url")).to_have_text(f"{base_url}/scim/v2")
     screens("token-shown")
-    page.reload()
+    page.get_by_role("link", name="Done: back to SCIM").click()
+    expect(page.get_by_role("heading", name="Tokens")).to_be_visible()
     expect(page.get_by_test_id("scim-token")).to_have_count(0)
     assert secret not in page.content()
 

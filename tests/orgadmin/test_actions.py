@@ -65,7 +65,7 @@ def test_every_action_writes_exactly_one_audit_event(organization, owner, count_
         (
             "member.provisioned",
             lambda: actions.provision_member(
-                organization, attributes={"user_name": "sam@acme.example"}, actor=SYSTEM
+                organization, user_name="sam@acme.example", actor=SYSTEM
             ),
         ),
     ]
@@ -79,9 +79,7 @@ def test_every_action_writes_exactly_one_audit_event(organization, owner, count_
     more = [
         (
             "member.updated",
-            lambda: actions.update_member(
-                sam, attributes={"title": "Engineer"}, actor=SYSTEM
-            ),
+            lambda: actions.update_member(sam, title="Engineer", actor=SYSTEM),
         ),
         ("member.deactivated", lambda: actions.deactivate_member(sam, actor=SYSTEM)),
         ("member.reactivated", lambda: actions.reactivate_member(sam, actor=SYSTEM)),
@@ -103,11 +101,13 @@ def test_every_action_writes_exactly_one_audit_event(organization, owner, count_
     for action, step in [
         (
             "team.updated",
-            lambda: actions.add_team_members(team, [sam.pk], actor=SYSTEM),
+            lambda: actions.add_team_members(team, member_ids=[sam.pk], actor=SYSTEM),
         ),
         (
             "team.updated",
-            lambda: actions.remove_team_members(team, [pat.pk], actor=SYSTEM),
+            lambda: actions.remove_team_members(
+                team, member_ids=[pat.pk], actor=SYSTEM
+            ),
         ),
         (
             "team.updated",
@@ -197,7 +197,7 @@ def test_scim_token_expiry_must_be_in_the_future(organization):
 def test_provisioning_refuses_an_email_outside_verified_domains(organization):
     with pytest.raises(DomainNotVerified, match="other.example"):
         actions.provision_member(
-            organization, attributes={"user_name": "pat@other.example"}, actor=SYSTEM
+            organization, user_name="pat@other.example", actor=SYSTEM
         )
     assert not Member.objects.filter(user_name="pat@other.example").exists()
 
@@ -206,24 +206,20 @@ def test_provisioning_links_an_existing_account_only_on_a_verified_domain(db):
     open_org = make_organization("open", domain=None, restrict_to_claimed_domains=False)
     User.objects.create_user(email="pat@elsewhere.example")
     member = actions.provision_member(
-        open_org, attributes={"user_name": "pat@elsewhere.example"}, actor=SYSTEM
+        open_org, user_name="pat@elsewhere.example", actor=SYSTEM
     )
     assert member.user is None
     acme = make_organization("acme", domain="acme.example")
     existing = User.objects.create_user(email="kim@acme.example")
-    member = actions.provision_member(
-        acme, attributes={"user_name": "kim@acme.example"}, actor=SYSTEM
-    )
+    member = actions.provision_member(acme, user_name="kim@acme.example", actor=SYSTEM)
     assert member.user == existing and member.source == "scim"
 
 
 def test_duplicate_user_name_is_already_exists_not_an_integrity_error(organization):
-    actions.provision_member(
-        organization, attributes={"user_name": "pat@acme.example"}, actor=SYSTEM
-    )
+    actions.provision_member(organization, user_name="pat@acme.example", actor=SYSTEM)
     with pytest.raises(AlreadyExists):
         actions.provision_member(
-            organization, attributes={"user_name": "PAT@acme.example"}, actor=SYSTEM
+            organization, user_name="PAT@acme.example", actor=SYSTEM
         )
 
 
@@ -232,7 +228,7 @@ def test_team_members_of_another_organization_are_refused(organization):
     stranger = make_member(other, "x@globex.example")
     team = actions.create_team(organization, display_name="Ops", actor=SYSTEM)
     with pytest.raises(InvalidValue):
-        actions.add_team_members(team, [stranger.pk], actor=SYSTEM)
+        actions.add_team_members(team, member_ids=[stranger.pk], actor=SYSTEM)
     assert team.memberships.count() == 0
 
 
@@ -271,13 +267,11 @@ def test_operator_verification_marks_other_pending_claims_taken(db):
 def test_member_emails_are_rows_and_the_work_email_follows_them(organization):
     member = actions.provision_member(
         organization,
-        attributes={
-            "user_name": "pat",
-            "emails": [
-                {"value": "pat.home@acme.example", "type": "home"},
-                {"value": "Pat@Acme.example", "type": "work", "primary": True},
-            ],
-        },
+        user_name="pat",
+        emails=[
+            {"value": "pat.home@acme.example", "type": "home"},
+            {"value": "Pat@Acme.example", "type": "work", "primary": True},
+        ],
         actor=SYSTEM,
     )
     assert member.email == "pat@acme.example"
@@ -287,7 +281,7 @@ def test_member_emails_are_rows_and_the_work_email_follows_them(organization):
     ]
     actions.update_member(
         member,
-        attributes={"emails": [{"value": "p@acme.example", "type": "work"}]},
+        emails=[{"value": "p@acme.example", "type": "work"}],
         actor=SYSTEM,
     )
     member.refresh_from_db()
@@ -299,7 +293,7 @@ def test_member_emails_are_rows_and_the_work_email_follows_them(organization):
     with pytest.raises(DomainNotVerified):
         actions.update_member(
             member,
-            attributes={"emails": [{"value": "p@gmail.com", "primary": True}]},
+            emails=[{"value": "p@gmail.com", "primary": True}],
             actor=SYSTEM,
         )
     assert member.email_addresses.get().value == "p@acme.example"
@@ -307,9 +301,7 @@ def test_member_emails_are_rows_and_the_work_email_follows_them(organization):
 
 def test_provisioning_a_public_email_address_says_it_cannot_be_claimed(organization):
     with pytest.raises(DomainNotVerified, match="public email provider") as refused:
-        actions.provision_member(
-            organization, attributes={"user_name": "pat@gmail.com"}, actor=SYSTEM
-        )
+        actions.provision_member(organization, user_name="pat@gmail.com", actor=SYSTEM)
     assert "claim and verify" not in refused.value.message
 
 

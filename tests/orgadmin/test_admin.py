@@ -15,6 +15,7 @@ from orgadmin.models import (
 )
 from tests.dns_server import serving
 from tests.helpers import SYSTEM, issue_token, make_member
+from tests.orgadmin.test_admin_one_door import offered_actions
 
 MODELS = [
     Organization,
@@ -184,3 +185,178 @@ def test_admin_check_now_looks_up_dns_and_reports(populated, operator_client, se
     assert "Checked: 1." in response.content.decode()
     claimed.refresh_from_db()
     assert claimed.status == "verified"
+
+
+@pytest.mark.parametrize(
+    "model",
+    [Organization, User, Member, Team, ClaimedDomain, SSOConfiguration, ScimToken],
+    ids=lambda m: m.__name__,
+)
+def test_admin_offers_no_django_delete_that_would_skip_the_actions(
+    populated, operator_client, model
+):
+    obj = model.objects.order_by("pk").first()
+    info = (model._meta.app_label, model._meta.model_name)
+    delete = reverse("admin:{}_{}_delete".format(*info), args=[obj.pk])
+    assert operator_client.post(delete, {"post": "yes"}).status_code == 403
+    changelist = operator_client.get(reverse("admin:{}_{}_changelist".format(*info)))
+    assert "delete_selected" not in offered_actions(changelist)
+    assert model.objects.filter(pk=obj.pk).exists()
+
+
+def test_admin_remove_action_removes_members_through_the_action(
+    populated, operator_client, owner
+):
+    member = Member.objects.get(email="pat@acme.example")
+    response = operator_client.post(
+        reverse("admin:orgadmin_member_changelist"),
+        {"action": "remove", "_selected_action": [member.pk, owner.pk]},
+        follow=True,
+    )
+    page = response.content.decode()
+    assert "Removed: 1." in page
+    assert "at least one active owner" in page
+    assert not Member.objects.filter(pk=member.pk).exists()
+    assert User.objects.filter(email="pat@acme.example").exists()
+    event = AuditEvent.objects.first()
+    assert event.action == "member.removed" and event.actor_type == "operator"
+
+
+def test_admin_delete_teams_action_deletes_through_the_action(
+    populated, operator_client
+):
+    team = Team.objects.get()
+    response = operator_client.post(
+        reverse("admin:orgadmin_team_changelist"),
+        {"action": "delete_teams", "_selected_action": [team.pk]},
+        follow=True,
+    )
+    assert "Deleted: 1." in response.content.decode()
+    assert not Team.objects.filter(pk=team.pk).exists()
+    assert Member.objects.filter(email="pat@acme.example").exists()
+    event = AuditEvent.objects.first()
+    assert event.actor_type == "operator" and event.target_label == "Ops"
+
+
+def user_change_data(user, **values) -> dict:
+    data = {
+        "email": user.email,
+        "full_name": user.full_name,
+        "is_active": "on" if user.is_active else "",
+        "is_staff": "on" if user.is_staff else "",
+        "is_superuser": "on" if user.is_superuser else "",
+        "groups": [],
+    }
+    data.update(values)
+    return {key: value for key, value in data.items() if value != ""}
+
+
+def test_admin_user_edit_is_audited_as_the_operators(
+    populated, operator_client, operator_user
+):
+    user = User.objects.get(email="pat@acme.example")
+    url = reverse("admin:orgadmin_user_change", args=[user.pk])
+    response = operator_client.post(
+        url, user_change_data(user, is_staff="on", full_name="Pat Doe")
+    )
+    assert response.status_code == 302, response.context["errors"]
+    user.refresh_from_db()
+    assert user.is_staff and user.full_name == "Pat Doe"
+    event = AuditEvent.objects.first()
+    assert event.action == "account.updated"
+    assert event.organization is None and event.organization_slug == ""
+    assert event.actor_type == "operator" and event.actor_user == operator_user
+    assert event.target_label == "pat@acme.example"
+    assert event.changes == {
+        "full_name": {"from": "", "to": "Pat Doe"},
+        "is_staff": {"from": False, "to": True},
+    }
+    # Saving again without a change records nothing.
+    count = AuditEvent.objects.count()
+    assert operator_client.post(url, user_change_data(user)).status_code == 302
+    assert AuditEvent.objects.count() == count
+
+
+def test_admin_user_email_already_taken_is_an_error_next_to_the_field(
+    populated, operator_client
+):
+    user = User.objects.get(email="pat@acme.example")
+    response = operator_client.post(
+        reverse("admin:orgadmin_user_change", args=[user.pk]),
+        user_change_data(user, email="OWNER@acme.example"),
+    )
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["email"]
+    user.refresh_from_db()
+    assert user.email == "pat@acme.example"
+
+
+def test_admin_password_change_is_audited_without_the_password(
+    populated, operator_client, operator_user
+):
+    user = User.objects.get(email="pat@acme.example")
+    url = reverse("admin:auth_user_password_change", args=[user.pk])
+    new_password = "a-new-long-passphrase-42"
+    response = operator_client.post(
+        url,
+        {
+            "password1": new_password,
+            "password2": new_password,
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.check_password(new_password)
+    event = AuditEvent.objects.first()
+    assert event.action == "account.password_changed"
+    assert event.actor_user == operator_user and event.organization is None
+    assert event.changes == {"password": "set"}
+    assert new_password not in str(event.changes) + event.target_label
+    assert user.password not in str(event.changes)
+
+    operator_client.post(
+        url, {"usable_password": "false", "unset-password": "Disable"}, follow=True
+    )
+    user.refresh_from_db()
+    assert not user.has_usable_password()
+    assert AuditEvent.objects.first().changes == {"password": "disabled"}
+
+
+def test_admin_password_change_refuses_a_mismatch_and_changes_nothing(
+    populated, operator_client
+):
+    user = User.objects.get(email="pat@acme.example")
+    count = AuditEvent.objects.count()
+    response = operator_client.post(
+        reverse("admin:auth_user_password_change", args=[user.pk]),
+        {
+            "password1": "a-new-long-passphrase-42",
+            "password2": "another-long-passphrase",
+            "usable_password": "true",
+        },
+    )
+    assert response.status_code == 200
+    assert "didn’t match" in response.content.decode()
+    assert AuditEvent.objects.count() == count
+
+
+def test_admin_user_add_creates_the_account_through_the_action(
+    db, operator_client, operator_user
+):
+    password = "a-new-long-passphrase-42"
+    response = operator_client.post(
+        reverse("admin:orgadmin_user_add"),
+        {
+            "email": "New.Operator@Example.com",
+            "password1": password,
+            "password2": password,
+        },
+    )
+    assert response.status_code == 302, response.context["errors"]
+    user = User.objects.get(email="new.operator@example.com")
+    assert response.url == reverse("admin:orgadmin_user_change", args=[user.pk])
+    assert user.check_password(password) and not user.is_staff
+    event = AuditEvent.objects.get(action="account.created")
+    assert event.actor_user == operator_user
+    assert event.changes == {"email": "new.operator@example.com", "password": "set"}

@@ -278,3 +278,47 @@ def test_an_unreadable_nameserver_setting_fails_the_system_check(settings):
     assert "'10.0.0.2:port' is not host or host:port" in error.msg
     settings.ORGADMIN_DNS_NAMESERVERS = ["127.0.0.1:5353", "[::1]:53", "ns.example"]
     assert dns_nameservers_are_readable(None) == []
+
+
+def test_a_record_reached_through_a_cname_does_not_verify(organization, dns_responder):
+    claimed = actions.claim_domain(
+        organization, domain="shop.acme.example", actor=SYSTEM
+    )
+    # The vendor the alias points at controls vendor.example and could publish any
+    # value there: it proves nothing about who owns shop.acme.example.
+    dns_responder.set_cname("shop.acme.example", "shops.vendor.example")
+    dns_responder.set_txt("shops.vendor.example", claimed.record_value)
+
+    actions.check_domain(claimed, actor=SYSTEM)
+
+    assert claimed.status == ClaimedDomain.Status.PENDING
+    assert claimed.last_check_outcome == CheckOutcome.NOT_FOUND
+    assert claimed.last_check_message == (
+        "No TXT record with the verification value was found on shop.acme.example "
+        "(it is a CNAME to shops.vendor.example: records reached through a CNAME do "
+        "not count)."
+    )
+    assert dns_responder.questions == [("shop.acme.example.", "TXT")]
+    assert domain_events(claimed) == ["domain.claimed"]
+
+
+def test_a_verified_domain_that_becomes_a_cname_starts_failing(
+    organization, dns_responder
+):
+    claimed = actions.claim_domain(
+        organization, domain="shop.acme.example", actor=SYSTEM
+    )
+    dns_responder.set_txt("shop.acme.example", claimed.record_value)
+    actions.check_domain(claimed, actor=SYSTEM)
+    assert claimed.status == ClaimedDomain.Status.VERIFIED
+
+    dns_responder.set_cname("shop.acme.example", "edge.vendor.example")
+    dns_responder.set_cname("edge.vendor.example", "shops.vendor.example")
+    dns_responder.set_txt("shops.vendor.example", claimed.record_value)
+    actions.check_domain(claimed, actor=SYSTEM)
+
+    assert claimed.status == ClaimedDomain.Status.FAILING
+    assert claimed.last_check_detail == (
+        "it is a CNAME to shops.vendor.example: records reached through a CNAME do "
+        "not count"
+    )

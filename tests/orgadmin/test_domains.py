@@ -161,7 +161,7 @@ def test_a_verified_domain_whose_record_goes_fails_for_7_days_then_is_unverified
     admin = make_member(organization, "admin@acme.example", role=Member.Role.ADMIN)
     make_member(organization, "pat@acme.example")  # a plain member: not warned
     gone = make_member(organization, "gone@acme.example", role=Member.Role.ADMIN)
-    actions.update_member(gone, attributes={"is_active": False}, actor=SYSTEM)
+    actions.update_member(gone, is_active=False, actor=SYSTEM)
     acme = organization.claimed_domains.get(domain="acme.example")
     dns_responder.set_txt("acme.example", acme.record_value)
     start = timezone.now()

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,6 +11,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
+from django.contrib.sessions.models import Session
 
 from orgadmin import actions, domains
 from orgadmin.errors import OrgAdminError
@@ -32,12 +34,6 @@ ACCESS_SECURITY_PAGES = [
     AUDIT,
     "/organizations/acme/access-security/audit-log.csv",
 ]
-
-
-@pytest.fixture
-def owner_client(client, owner):
-    client.login(email="owner@acme.example", password=PASSWORD)
-    return client
 
 
 def reauthenticate(client):
@@ -111,16 +107,22 @@ def test_generate_token_asks_for_the_password_again(owner_client):
     assert response.url.startswith("/accounts/reauthenticate/?next=")
 
 
+def shown_secret(page: str) -> str:
+    start = page.index('data-testid="scim-token"')
+    return page[start:].split(">", 1)[1].split("<", 1)[0]
+
+
 def test_scim_token_is_shown_once_and_stored_hashed(owner_client, organization):
     reauthenticate(owner_client)
     response = owner_client.post(NEW_TOKEN, {"name": "Entra ID", "expires_at": ""})
-    assert response.status_code == 302 and response.url == SCIM
-
-    page = owner_client.get(SCIM).content.decode()
-    start = page.index('data-testid="scim-token"')
-    secret = page[start:].split(">", 1)[1].split("<", 1)[0]
+    # The answer to the POST itself shows the secret, with the Tenant URL beside it.
+    assert response.status_code == 200
+    page = response.content.decode()
+    secret = shown_secret(page)
     assert secret.startswith(ScimToken.SECRET_PREFIX)
     assert "it will not be shown again" in page
+    assert "https://orgadmin.test/scim/v2</code>" in page
+    assert f'href="{SCIM}" data-testid="scim-token-done">Done: back to SCIM</a>' in page
     token = ScimToken.objects.get(organization=organization, name="Entra ID")
     assert token.digest == ScimToken.digest_of(secret)
     assert secret not in str(list(ScimToken.objects.values()))
@@ -129,6 +131,21 @@ def test_scim_token_is_shown_once_and_stored_hashed(owner_client, organization):
     assert secret not in again
     assert 'data-testid="scim-token"' not in again
     assert "Entra ID" in again and token.prefix in again
+
+
+def test_a_new_scim_token_is_in_no_session_and_no_cache(owner_client):
+    reauthenticate(owner_client)
+    response = owner_client.post(NEW_TOKEN, {"name": "Entra ID", "expires_at": ""})
+    secret = shown_secret(response.content.decode())
+    assert "no-store" in response["Cache-Control"]
+    assert "no-store" in owner_client.get(SCIM)["Cache-Control"]
+    assert "no-store" in owner_client.get(NEW_TOKEN)["Cache-Control"]
+
+    sessions = list(Session.objects.all())
+    assert sessions
+    for session in sessions:
+        assert secret not in session.session_data
+        assert secret not in json.dumps(session.get_decoded())
 
 
 def test_token_expiry_in_the_past_is_an_error_next_to_the_field(owner_client):

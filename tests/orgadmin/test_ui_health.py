@@ -8,7 +8,6 @@ from orgadmin import actions
 from orgadmin.health import provisioning_health
 from orgadmin.models import ScimRequestLog
 from tests import helpers
-from tests.helpers import PASSWORD
 
 
 def log(organization, ago, *, status=200, outcome="", detail="", now=None):
@@ -104,13 +103,13 @@ def test_warns_when_provisioning_stops_after_it_had_been_active(organization):
     assert "No SCIM request has arrived for 3 hours" in warning
 
 
-def test_scim_tab_shows_health_chart_and_errors(client, organization, owner):
+def test_scim_tab_shows_health_chart_and_errors(owner_client, organization):
     log(organization, timedelta(minutes=3), status=201, outcome="created")
     log(
         organization, timedelta(minutes=2), status=409, detail="userName already exists"
     )
-    client.login(email="owner@acme.example", password=PASSWORD)
-    page = client.get("/organizations/acme/access-security/scim/").content.decode()
+    response = owner_client.get("/organizations/acme/access-security/scim/")
+    page = response.content.decode()
     assert 'data-testid="scim-chart"' in page and "<svg" in page
     assert 'class="bar"' in page and 'class="bar-error"' in page
     assert "userName already exists" in page

@@ -3,9 +3,10 @@
 from tests.helpers import PASSWORD
 
 
-def test_flash_message_sits_in_the_settings_content_column(client, owner):
-    client.login(email="owner@acme.example", password=PASSWORD)
-    response = client.post("/organizations/acme/", {"name": "Acme Inc"}, follow=True)
+def test_flash_message_sits_in_the_settings_content_column(owner_client):
+    response = owner_client.post(
+        "/organizations/acme/", {"name": "Acme Inc"}, follow=True
+    )
     page = response.content.decode()
     assert page.count('class="messages"') == 1
     # After the side navigation, inside the content column, before the page heading.

@@ -20,12 +20,6 @@ TEAMS = "/organizations/acme/teams/"
 
 
 @pytest.fixture
-def owner_client(client, owner):
-    client.login(email="owner@acme.example", password=PASSWORD)
-    return client
-
-
-@pytest.fixture
 def new_organization_client(client, db):
     """A brand-new organization: no domain, no SSO, no SCIM yet."""
     helpers.make_organization(domain=None, owner_email="owner@acme.example")

@@ -6,7 +6,6 @@ from django.utils import timezone
 from orgadmin import actions
 from orgadmin.models import AuditEvent, Member, MemberEmail, ScimRequestLog
 from tests import helpers
-from tests.helpers import PASSWORD
 
 # Session, user, membership, the switcher and the failing-domain banner, then the page's
 # own count and rows: a fixed number, whatever the size of the organization.
@@ -64,12 +63,6 @@ def big_organization(organization):
             organization, name=f"Token {index}", actor=helpers.SYSTEM
         )
     return organization, team
-
-
-@pytest.fixture
-def owner_client(client, owner):
-    client.login(email="owner@acme.example", password=PASSWORD)
-    return client
 
 
 @pytest.mark.parametrize(

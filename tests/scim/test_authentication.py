@@ -7,20 +7,7 @@ from orgadmin import actions
 from orgadmin.models import ScimRequestLog, ScimToken
 from scim import request_log
 from tests import helpers
-from tests.scim.conftest import ScimClient
-
-ERROR = "urn:ietf:params:scim:api:messages:2.0:Error"
-
-
-def assert_error(response, status, scim_type=None):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/scim+json")
-    body = response.json()
-    assert body["schemas"] == [ERROR]
-    assert body["status"] == str(status)
-    assert body["detail"]
-    assert body.get("scimType") == scim_type
-    return body
+from tests.helpers import ScimClient, assert_error
 
 
 @pytest.mark.parametrize(

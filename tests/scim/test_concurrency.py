@@ -1,41 +1,15 @@
 """Entra ID sends requests in parallel and re-sends timed-out creates: real parallel
 requests against PostgreSQL, where the database constraints and row locks decide."""
 
-import threading
 import uuid
 
 import pytest
-from django.db import connection
 
 from orgadmin.models import Member, Team, TeamMembership
 from tests import helpers
-from tests.scim.conftest import ScimClient
-from tests.scim.test_groups import GROUP
-from tests.scim.test_users import PATCH_OP, USER
+from tests.helpers import GROUP, PATCH_OP, USER, ScimClient, in_parallel
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
-
-
-def in_parallel(*calls):
-    """Run the calls at the same moment, each in its own thread and connection."""
-    barrier = threading.Barrier(len(calls))
-    results = [None] * len(calls)
-
-    def run(index, call):
-        try:
-            barrier.wait()
-            results[index] = call()
-        except Exception as error:  # noqa: BLE001 - reported by the assertion below
-            results[index] = error
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i, c)) for i, c in enumerate(calls)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return results
 
 
 @pytest.fixture
@@ -149,3 +123,69 @@ def test_parallel_deactivation_and_rename_of_one_user_both_apply(secret):
         "CTO",
     )
     assert member.version == 4
+
+
+def test_parallel_patches_adding_phone_numbers_to_one_user_keep_every_number(secret):
+    # Each PATCH rewrites the whole list from the state it read; the action's version
+    # check makes a PATCH that read a stale list read it again instead of losing a value.
+    client = ScimClient(secret)
+    user = client.post(
+        "Users", {"schemas": [USER], "userName": "kim@acme.example"}
+    ).json()
+
+    def add_number(number):
+        return lambda: ScimClient(secret).patch(
+            f"Users/{user['id']}",
+            {
+                "schemas": [PATCH_OP],
+                "Operations": [
+                    {
+                        "op": "add",
+                        "path": "phoneNumbers",
+                        "value": [{"value": number, "type": "work"}],
+                    }
+                ],
+            },
+        )
+
+    numbers = [f"+1 555 010{n}" for n in range(4)]
+    responses = in_parallel(*[add_number(number) for number in numbers])
+    assert [r.status_code for r in responses] == [200] * 4
+    member = Member.objects.get(scim_id=user["id"])
+    assert sorted(p["value"] for p in member.phone_numbers) == numbers
+    assert member.version == 5
+
+
+def test_a_put_racing_a_patch_with_the_same_if_match_one_wins_one_gets_412(secret):
+    client = ScimClient(secret)
+    user = client.post(
+        "Users", {"schemas": [USER], "userName": "kim@acme.example"}
+    ).json()
+    path = f"Users/{user['id']}"
+    for attempt in range(3):
+        tag = client.get(path)["ETag"]
+        put_body = {
+            "schemas": [USER],
+            "userName": "kim@acme.example",
+            "title": f"put {attempt}",
+        }
+        patch_body = {
+            "schemas": [PATCH_OP],
+            "Operations": [
+                {"op": "replace", "path": "title", "value": f"patch {attempt}"}
+            ],
+        }
+        responses = in_parallel(
+            lambda body=put_body, tag=tag: ScimClient(secret).put(
+                path, body, headers={"If-Match": tag}
+            ),
+            lambda body=patch_body, tag=tag: ScimClient(secret).patch(
+                path, body, headers={"If-Match": tag}
+            ),
+        )
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses == [200, 412], statuses
+        winner = next(r for r in responses if r.status_code == 200)
+        member = Member.objects.get(scim_id=user["id"])
+        assert member.title == winner.json()["title"]
+        assert winner["ETag"] == f'W/"{member.version}"'

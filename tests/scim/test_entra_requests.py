@@ -12,12 +12,8 @@ import pytest
 
 from orgadmin.models import Member, Team
 from tests import helpers
-from tests.scim.test_authentication import assert_error
+from tests.helpers import ENTERPRISE, GROUP, PATCH_OP, USER, assert_error
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 LIST = "urn:ietf:params:scim:api:messages:2.0:ListResponse"
 ENTRA_JSON = "application/scim+json; charset=utf-8"
 

@@ -3,10 +3,14 @@
 import pytest
 
 from orgadmin.models import AuditEvent, Member, ScimRequestLog, Team, TeamMembership
-from tests.scim.test_authentication import assert_error
-from tests.scim.test_users import PATCH_OP, create
-
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
+from tests.helpers import (
+    GROUP,
+    PATCH_OP,
+    assert_error,
+    create,
+    member_ids,
+    patch_group,
+)
 
 
 def make_group(scim, name="Engineering", members=(), **extra):
@@ -16,18 +20,6 @@ def make_group(scim, name="Engineering", members=(), **extra):
     response = scim.post("Groups", body)
     assert response.status_code == 201, response.content
     return response.json()
-
-
-def patch_group(scim, group_id, *operations, query=""):
-    return scim.patch(
-        f"Groups/{group_id}{query}",
-        {"schemas": [PATCH_OP], "Operations": list(operations)},
-    )
-
-
-def member_ids(group):
-    team = Team.objects.get(scim_id=group["id"])
-    return {str(m.scim_id) for m in team.members.all()}
 
 
 @pytest.fixture

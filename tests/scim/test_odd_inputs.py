@@ -11,12 +11,8 @@ from django.core.wsgi import get_wsgi_application
 from orgadmin.models import Member, Team
 from scim.parsers import MAX_PAYLOAD_BYTES
 from tests import helpers
-from tests.scim.test_authentication import assert_error
+from tests.helpers import ENTERPRISE, GROUP, PATCH_OP, USER, assert_error
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 SEARCH = "urn:ietf:params:scim:api:messages:2.0:SearchRequest"
 
 

@@ -6,11 +6,8 @@ resource, deactivation as a path-less PATCH, and its group PATCH shapes
 import pytest
 
 from orgadmin.models import Member, Team
-from tests.scim.test_authentication import assert_error
+from tests.helpers import GROUP, PATCH_OP, USER, assert_error, member_ids
 
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
 OKTA_JSON = "application/json; charset=utf-8"
 
 
@@ -148,10 +145,6 @@ def group(okta):
     )
     assert response.status_code == 201, response.content
     return response.json()
-
-
-def member_ids(group):
-    return {str(m.scim_id) for m in Team.objects.get(scim_id=group["id"]).members.all()}
 
 
 def test_group_push_shapes(okta, group, people):

@@ -10,8 +10,7 @@ import pytest
 from django.db import connection
 
 from orgadmin.models import Member, Team, TeamMembership
-from tests.scim.test_groups import GROUP, patch_group
-from tests.scim.test_users import USER
+from tests.helpers import GROUP, USER, patch_group
 
 
 def bulk_members(organization, count):

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from orgadmin.models import AuditEvent, Member
-from tests.scim.test_authentication import assert_error
-from tests.scim.test_users import ENTERPRISE, create, member_of, patch
+from tests.helpers import ENTERPRISE, assert_error, create, member_of, patch
 
 
 def test_entra_default_job_sends_one_capitalised_op_per_attribute(scim):

@@ -6,34 +6,16 @@ import pytest
 
 from orgadmin.models import AuditEvent, Member, ScimRequestLog, User
 from scim.parsers import MAX_PAYLOAD_BYTES
-from tests.scim.test_authentication import assert_error
-
-USER = "urn:ietf:params:scim:schemas:core:2.0:User"
-ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
-PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp"
-
-
-def user_body(user_name="pat@acme.example", **extra):
-    return {"schemas": [USER], "userName": user_name, **extra}
-
-
-def create(scim, user_name="pat@acme.example", **extra):
-    response = scim.post("Users", user_body(user_name, **extra))
-    assert response.status_code == 201, response.content
-    return response.json()
-
-
-def patch(scim, user_id, *operations, **kwargs):
-    return scim.patch(
-        f"Users/{user_id}",
-        {"schemas": [PATCH_OP], "Operations": list(operations)},
-        **kwargs,
-    )
-
-
-def member_of(user):
-    return Member.objects.get(scim_id=user["id"])
-
+from tests.helpers import (
+    ENTERPRISE,
+    USER,
+    assert_error,
+    create,
+    make_member,
+    member_of,
+    patch,
+    user_body,
+)
 
 # ----------------------------------------------------------------------- create (3.3)
 
@@ -509,18 +491,22 @@ def test_delete_removes_the_member_keeps_the_account_then_404(scim):
     assert AuditEvent.objects.filter(action="member.removed").count() == 1
 
 
-def test_deactivating_the_last_owner_is_refused(scim, owner):
-    assert_error(
-        patch(
+def test_a_token_cannot_deactivate_an_owner_even_one_of_several(
+    scim, organization, owner
+):
+    # Owners are managed in orgadmin: a leaked or admin-issued token must not be able
+    # to lock them out, so this is refused before the last-owner rule is reached.
+    second = make_member(organization, "grace@acme.example", role="owner")
+    for target in (owner, second):
+        response = patch(
             scim,
-            str(owner.scim_id),
+            str(target.scim_id),
             {"op": "replace", "path": "active", "value": False},
-        ),
-        400,
-        "mutability",
-    )
-    owner.refresh_from_db()
-    assert owner.is_active
+        )
+        assert_error(response, 403)
+        assert "owners are managed in orgadmin" in response.json()["detail"]
+        target.refresh_from_db()
+        assert target.is_active
 
 
 # ------------------------------------------------------------------------ PUT (3.5.1)

@@ -15,10 +15,18 @@ class Command(OrgAdminCommand):
             action="store_true",
             help="Mark it verified without DNS (operator override).",
         )
+        parser.add_argument(
+            "--allow-nested",
+            action="store_true",
+            help="Claim it even when it is under, or above, a domain another "
+            "organization verified (operator override).",
+        )
 
-    def handle(self, *args, slug, domain, verified, **options):
+    def handle(self, *args, slug, domain, verified, allow_nested, **options):
         organization = self.organization(slug)
-        claimed = actions.claim_domain(organization, domain=domain, actor=self.actor())
+        claimed = actions.claim_domain(
+            organization, domain=domain, actor=self.actor(), allow_nested=allow_nested
+        )
         if verified:
             actions.mark_domain_verified(claimed, actor=self.actor())
             self.stdout.write(f"{claimed.domain} is verified for {organization.slug}.")

@@ -4,6 +4,7 @@ from django.db import transaction
 from orgadmin import actions
 from orgadmin.management.commands._base import OrgAdminCommand
 from orgadmin.models import ClaimedDomain, Member, Organization, ScimToken, Team, User
+from orgadmin.public_urls import scim_tenant_url
 
 DEMO_PASSWORD = "orgadmin-demo"
 DEMO_TOKEN_NAME = "Demo token"
@@ -86,5 +87,5 @@ class Command(OrgAdminCommand):
         self.stdout.write(
             f"  email:     owner@acme.example   password: {DEMO_PASSWORD}"
         )
-        self.stdout.write(f"SCIM Tenant URL: {base}/scim/v2")
+        self.stdout.write(f"SCIM Tenant URL: {scim_tenant_url()}")
         self.stdout.write(f"SCIM token:      {secret}")
