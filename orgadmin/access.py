@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.db.models import QuerySet
 from django.http import Http404
 
+from orgadmin import invitations
+from orgadmin.errors import InvitationNotValid
 from orgadmin.models import (
     AuditEvent,
     ClaimedDomain,
@@ -22,6 +24,8 @@ from orgadmin.models import (
 
 
 def organizations_for_user(user: User) -> QuerySet[Organization]:
+    """The organizations where the account is an active, linked member; a pending
+    invitation (no account linked yet) gives no access."""
     if not user.is_authenticated:
         return Organization.objects.none()
     return Organization.objects.filter(
@@ -32,7 +36,11 @@ def organizations_for_user(user: User) -> QuerySet[Organization]:
 def access_organization(
     user: User, slug: str, *, administrators_only: bool = False
 ) -> tuple[Organization, Member]:
-    """Return the organization and the person's membership, or raise Http404."""
+    """Return the organization and the person's membership, or raise Http404.
+
+    Only an active member linked to this very account gets in: a pending invitation
+    for the same address is not enough until its link is followed.
+    """
     if not user.is_authenticated:
         raise Http404("No such organization.")
     member = (
@@ -59,6 +67,24 @@ def access_member_by_email(organization: Organization, email: str) -> Member:
     )
     if member is None:
         raise Http404("No such member.")
+    return member
+
+
+def access_invitation(token: str) -> Member:
+    """The pending member an invitation link opens, for anyone holding the link.
+
+    A tampered, used, replaced, revoked or expired link raises InvitationNotValid,
+    with the organization when the link is genuine.
+    """
+    read = invitations.read_token(token)
+    member = (
+        Member.objects.select_related("organization").filter(pk=read[0]).first()
+        if read
+        else None
+    )
+    if member is None:
+        raise InvitationNotValid(invitations.NOT_VALID)
+    invitations.check_invitation(member, read[1])
     return member
 
 

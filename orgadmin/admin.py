@@ -3,11 +3,15 @@
 from allauth.account.decorators import secure_admin_login
 from allauth.mfa.models import Authenticator
 from allauth.mfa.utils import is_mfa_enabled
+from allauth.socialaccount.admin import SocialAppAdmin, SocialTokenAdmin
+from allauth.socialaccount.models import SocialApp, SocialToken
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth import update_session_auth_hash
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.shortcuts import redirect
@@ -379,11 +383,12 @@ class ClaimedDomainAdmin(ReadOnlyAdmin):
         "domain",
         "organization",
         "status",
+        "verified_by_override",
         "verified_at",
         "last_checked_at",
         "last_check_outcome",
     )
-    list_filter = ("status", "last_check_outcome")
+    list_filter = ("status", "verified_by_override", "last_check_outcome")
     search_fields = ("domain", "organization__name", "organization__slug")
     list_select_related = ("organization",)
     exclude = ("verification_token",)
@@ -393,7 +398,7 @@ class ClaimedDomainAdmin(ReadOnlyAdmin):
     def check_now(self, request, queryset):
         run_for_each(self, request, queryset, actions.check_domain, "Checked")
 
-    @admin.action(description="Mark verified (operator override)")
+    @admin.action(description="Mark verified (operator override; also a failing one)")
     def mark_verified(self, request, queryset):
         run_for_each(
             self, request, queryset, actions.mark_domain_verified, "Marked verified"
@@ -472,3 +477,41 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ("action", "actor_type")
     search_fields = ("actor_label", "action", "target_label", "organization_slug")
     date_hierarchy = "created_at"
+
+
+# allauth's two-factor devices: who has which, never the TOTP secret or the recovery-code
+# seed its admin shows in `data`. Read-only, as a device is the person's to add or remove.
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class AuthenticatorAdmin(ReadOnlyAdmin):
+    list_display = ("user", "type", "created_at", "last_used_at")
+    list_filter = ("type",)
+    search_fields = ("user__email",)
+    list_select_related = ("user",)
+    fields = ("user", "type", "created_at", "last_used_at")
+    readonly_fields = fields
+
+
+class HiddenUnlessUsed:
+    """Off the admin index while the table is empty; its pages stay at their URLs.
+
+    Social apps (orgadmin's SAML settings are SSOConfiguration rows), OAuth tokens (unused
+    with SAML) and Django's groups (roles come from memberships) are usually empty.
+    """
+
+    def has_module_permission(self, request):
+        return (
+            super().has_module_permission(request)
+            and self.model._default_manager.exists()
+        )
+
+
+for model, base in (
+    (SocialApp, SocialAppAdmin),
+    (SocialToken, SocialTokenAdmin),
+    (Group, DjangoGroupAdmin),
+):
+    admin.site.unregister(model)
+    admin.site.register(model, type(base.__name__, (HiddenUnlessUsed, base), {}))

@@ -6,4 +6,9 @@ class OrgadminConfig(AppConfig):
     verbose_name = "Organizations"
 
     def ready(self):
-        from orgadmin import checks  # noqa: F401 - registers the system checks
+        from orgadmin import (
+            checks,  # noqa: F401 - registers the system checks
+            security_events,
+        )
+
+        security_events.connect()

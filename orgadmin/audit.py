@@ -19,11 +19,18 @@ class Actor:
     user: User | None = None
     token: ScimToken | None = None
     ip_address: str | None = None
+    user_agent: str = ""
 
     @classmethod
-    def for_user(cls, user: User, *, ip_address: str | None = None) -> Actor:
+    def for_user(
+        cls, user: User, *, ip_address: str | None = None, user_agent: str = ""
+    ) -> Actor:
         return cls(
-            AuditEvent.ActorType.USER, user.email, user=user, ip_address=ip_address
+            AuditEvent.ActorType.USER,
+            user.email,
+            user=user,
+            ip_address=ip_address,
+            user_agent=user_agent,
         )
 
     @classmethod
@@ -71,6 +78,9 @@ def describe_target(target: models.Model | None) -> tuple[str, str, str]:
     return target._meta.model_name, str(target.pk), str(label)[:300]
 
 
+USER_AGENT_LENGTH = AuditEvent._meta.get_field("user_agent").max_length
+
+
 def record_event(
     organization: Organization | None,
     *,
@@ -93,4 +103,5 @@ def record_event(
         target_label=target_label,
         changes=changes or {},
         ip_address=actor.ip_address,
+        user_agent=actor.user_agent[:USER_AGENT_LENGTH],
     )

@@ -167,6 +167,17 @@ def normalize_domain(text: str) -> str:
     return value
 
 
+def unicode_domain(domain: str) -> str:
+    """The stored (punycode) domain in Unicode, as its owners write it; unchanged when
+    it has no international label or cannot be decoded."""
+    if "xn--" not in domain:
+        return domain
+    try:
+        return idna.decode(domain)
+    except idna.IDNAError:
+        return domain
+
+
 def public_email_provider(domain: str) -> str | None:
     """The public email provider that `domain` is or is under, if any."""
     labels = domain.split(".")

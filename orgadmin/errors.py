@@ -75,3 +75,26 @@ class ProtectedOwner(NotPermitted):
     """Owners are managed by owners: not by admins, and not by the directory (SCIM)."""
 
     code = "protected_owner"
+
+
+class InvitationNotValid(OrgAdminError):
+    """An invitation link that was tampered with, used, replaced, revoked or expired.
+
+    `organization` is set when the link is genuine, so the page can say whom to ask.
+    """
+
+    code = "invitation_not_valid"
+
+    def __init__(self, message: str, *, organization=None):
+        super().__init__(message)
+        self.organization = organization
+
+
+class SSOSignInRefused(OrgAdminError):
+    """An IdP's answer did not sign anyone in; `attempt` is the SSOAttempt kept for it."""
+
+    code = "sso_refused"
+
+    def __init__(self, message: str, *, attempt):
+        super().__init__(message)
+        self.attempt = attempt

@@ -2,30 +2,40 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import textwrap
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
+from allauth.account.forms import LoginForm
 from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 from django import forms
+from django.contrib.auth.forms import SetPasswordMixin
 from django.core.exceptions import ValidationError
 from django.db.models import Q
 from django.http import Http404
 from django.utils import timezone
 
+from orgadmin import audit_text, saml, saml_metadata, saml_policy
 from orgadmin.access import access_member_by_email
 from orgadmin.errors import OrgAdminError
-from orgadmin.models import Member
-
-PEM_HEADER = "-----BEGIN CERTIFICATE-----"
-PEM_FOOTER = "-----END CERTIFICATE-----"
+from orgadmin.models import (
+    AuditEvent,
+    Member,
+    Organization,
+    ScimToken,
+    SSOConfiguration,
+    Team,
+    User,
+)
 
 
 def add_action_error(form: forms.Form, error: OrgAdminError) -> None:
     """Show an action's refusal next to its field, or above the form when it has none."""
     form.add_error(error.field if error.field in form.fields else None, error.message)
+
+
+def column_length(model, field_name: str) -> int:
+    """The max_length of the column a form field ends up in, so that the form refuses
+    what PostgreSQL would (SQLite stores any length)."""
+    return model._meta.get_field(field_name).max_length
 
 
 class ActionForm(forms.Form):
@@ -60,7 +70,7 @@ class ActionForm(forms.Form):
 
 
 class OrganizationForm(ActionForm):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=column_length(Organization, "name"))
     restrict_to_claimed_domains = forms.BooleanField(
         label="Only accept people on verified domains",
         required=False,
@@ -77,6 +87,7 @@ class MemberFilterForm(forms.Form):
         ("", "Any status"),
         ("active", "Active"),
         ("inactive", "Deactivated"),
+        ("invited", "Invited, not accepted yet"),
     ]
 
     q = forms.CharField(label="Search", required=False, max_length=200)
@@ -101,7 +112,9 @@ class MemberFilterForm(forms.Form):
                 | Q(user_name__icontains=q)
                 | Q(display_name__icontains=q)
             )
-        if data["status"]:
+        if data["status"] == "invited":
+            members = members.invited()
+        elif data["status"]:
             members = members.filter(is_active=data["status"] == "active")
         if data["role"]:
             members = members.filter(role=data["role"])
@@ -118,13 +131,69 @@ def _roles_for(me: Member) -> list[tuple[str, str]]:
 
 
 class MemberInviteForm(ActionForm):
-    email = forms.EmailField()
-    full_name = forms.CharField(label="Name", max_length=200, required=False)
+    email = forms.EmailField(max_length=column_length(Member, "email"))
+    full_name = forms.CharField(
+        label="Name", max_length=column_length(User, "full_name"), required=False
+    )
     role = forms.ChoiceField(choices=Member.Role.choices, initial=Member.Role.MEMBER)
+    confirm_outside_domains = forms.BooleanField(
+        label="Invite this address anyway", required=False
+    )
 
     def __init__(self, *args, me: Member, **kwargs):
         super().__init__(*args, **kwargs)
+        self.organization = me.organization
         self.fields["role"].choices = _roles_for(me)
+        # Shown once an address outside the verified domains needs confirming.
+        self.needs_confirmation = bool(self.data.get("confirm_outside_domains"))
+
+    def clean(self):
+        data = super().clean()
+        email = data.get("email") or ""
+        domain = email.rpartition("@")[2].lower()
+        if (
+            email
+            and self.organization.restrict_to_claimed_domains
+            and domain not in self.organization.verified_domain_names()
+            and not data.get("confirm_outside_domains")
+        ):
+            self.needs_confirmation = True
+            self.add_error(
+                "confirm_outside_domains",
+                f"{domain} is not one of {self.organization.name}'s verified domains, "
+                "and “Only accept people on verified domains” is on: SCIM and SSO "
+                "would refuse this address. An invitation still works, because the "
+                "person proves the mailbox by following its link. Tick the box to "
+                "invite them anyway.",
+            )
+        return data
+
+    def action_kwargs(self) -> dict:
+        return {
+            key: value
+            for key, value in self.cleaned_data.items()
+            if key != "confirm_outside_domains"
+        }
+
+
+class InvitationPasswordForm(SetPasswordMixin, ActionForm):
+    """The password of the account an invitation creates."""
+
+    password1, password2 = SetPasswordMixin.create_password_fields(
+        label2="Password (again)"
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        self.validate_passwords()
+        self.validate_password_for_user(User(email=self.email))
+        return super().clean()
+
+    def action_kwargs(self) -> dict:
+        return {"password": self.cleaned_data["password1"]}
 
 
 class MemberRoleForm(ActionForm):
@@ -150,16 +219,24 @@ class MemberRoleForm(ActionForm):
 class MemberProfileForm(ActionForm):
     """Directory fields an admin may edit for people who did not arrive by SCIM."""
 
-    display_name = forms.CharField(label="Name", max_length=255, required=False)
-    title = forms.CharField(label="Job title", max_length=255, required=False)
-    department = forms.CharField(max_length=255, required=False)
+    display_name = forms.CharField(
+        label="Name", max_length=column_length(Member, "display_name"), required=False
+    )
+    title = forms.CharField(
+        label="Job title", max_length=column_length(Member, "title"), required=False
+    )
+    department = forms.CharField(
+        max_length=column_length(Member, "department"), required=False
+    )
 
 
 # ---------------------------------------------------------------------------------- teams
 
 
 class TeamForm(ActionForm):
-    display_name = forms.CharField(label="Team name", max_length=255)
+    display_name = forms.CharField(
+        label="Team name", max_length=column_length(Team, "display_name")
+    )
 
 
 class TeamMemberAddForm(ActionForm):
@@ -201,78 +278,100 @@ class DomainForm(ActionForm):
 
 
 def parse_certificates(text: str) -> list[x509.Certificate]:
-    """Read one or more PEM certificates; a bare base64 body (as in metadata) is accepted."""
-    text = (text or "").strip()
-    if not text:
-        return []
-    if text.startswith("<") or "X509Certificate" in text:
-        raise ValidationError(
-            "This is XML, not a certificate. Paste the certificate (Base64), or enter "
-            "the IdP metadata URL instead."
-        )
-    if PEM_HEADER not in text:
-        body = "".join(text.split())
-        try:
-            base64.b64decode(body, validate=True)
-        except (binascii.Error, ValueError):
-            raise ValidationError(
-                "This is not a certificate. Paste it as PEM, starting with "
-                f"{PEM_HEADER}."
-            ) from None
-        text = "\n".join([PEM_HEADER, *textwrap.wrap(body, 64), PEM_FOOTER])
+    """Read one or more PEM certificates, or raise ValidationError saying why not."""
     try:
-        certificates = x509.load_pem_x509_certificates(text.encode())
-    except ValueError:
-        raise ValidationError(
-            "This certificate cannot be read. Download the signing certificate "
-            "(Base64 / PEM) from your identity provider and paste all of it, "
-            f"from {PEM_HEADER} to {PEM_FOOTER}."
-        ) from None
-    return certificates
+        return saml_metadata.parse_certificates(text)
+    except saml_metadata.MetadataError as error:
+        raise ValidationError(str(error)) from None
 
 
 class SSOConfigurationForm(ActionForm):
+    """The IdP settings three ways (metadata URL, metadata XML, fields), and sign-in."""
+
+    METADATA_FILE_MAX_BYTES = saml_metadata.METADATA_MAX_BYTES
+
+    idp_metadata_url = forms.URLField(
+        assume_scheme="https",
+        label="IdP metadata URL",
+        max_length=column_length(SSOConfiguration, "idp_metadata_url"),
+        required=False,
+        help_text="Entra ID: App Federation Metadata Url. Okta: Metadata URL. Read on "
+        "save, then every night, so that the IdP's next certificate comes in by itself.",
+    )
+    metadata_file = forms.FileField(
+        label="Or upload the metadata XML",
+        required=False,
+        help_text="Entra ID: Federation Metadata XML. Okta: Identity Provider metadata.",
+    )
+    idp_metadata_xml = forms.CharField(
+        label="Or paste the metadata XML",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "spellcheck": "false"}),
+    )
     idp_entity_id = forms.CharField(
         label="IdP entity ID (Issuer)",
-        max_length=1024,
+        max_length=column_length(SSOConfiguration, "idp_entity_id"),
         required=False,
         help_text="Entra ID calls it Microsoft Entra Identifier; Okta, Issuer.",
     )
     idp_sso_url = forms.URLField(
         assume_scheme="https",
         label="IdP sign-in URL",
-        max_length=1024,
+        max_length=column_length(SSOConfiguration, "idp_sso_url"),
         required=False,
         help_text="Entra ID: Login URL. Okta: Identity Provider Single Sign-On URL.",
     )
     idp_x509_certificates = forms.CharField(
-        label="IdP signing certificate",
+        label="IdP signing certificates",
         required=False,
         widget=forms.Textarea(attrs={"rows": 6, "spellcheck": "false"}),
-        help_text="PEM. Paste two certificates during a rotation.",
+        help_text="PEM. Up to 5: keep the old and the new one during a rotation.",
     )
-    idp_metadata_url = forms.URLField(
-        assume_scheme="https",
-        label="IdP metadata URL",
-        max_length=1024,
+    certificate_file = forms.FileField(
+        label="Or upload a certificate (.cer)",
         required=False,
-        help_text="Optional: the federation metadata URL, instead of the fields above.",
+        help_text="Entra ID: Certificate (Base64) or (Raw). Added to the ones above.",
     )
     enabled = forms.BooleanField(label="Allow sign-in with SSO", required=False)
+    confirm_untested = forms.BooleanField(
+        label="Turn SSO on without a successful Test SSO",
+        required=False,
+    )
     require_sso = forms.BooleanField(
         label="Require SSO",
         required=False,
         help_text="People on verified domains must sign in through the IdP. Owners and "
-        "admins keep their password, so a broken IdP cannot lock everyone out.",
+        "admins keep their password together with a second factor, and recovery "
+        "codes, so a broken IdP cannot lock everyone out.",
     )
     jit_provisioning = forms.BooleanField(
         label="Create members on their first SSO sign-in",
         required=False,
+        help_text="Off: only people already invited or provisioned by SCIM get in.",
     )
     default_role = forms.ChoiceField(
         label="Role of members created by SSO",
         choices=[c for c in Member.Role.choices if c[0] != Member.Role.OWNER],
     )
+    allow_idp_initiated = forms.BooleanField(
+        label="Allow IdP-initiated sign-in",
+        required=False,
+        help_text="Accept sign-ins started from the IdP's app launcher (My Apps, the "
+        "Okta dashboard). Off, people start here and replayed responses are easier "
+        "to refuse.",
+    )
+
+    def __init__(self, *args, configuration=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.configuration = configuration
+
+    @classmethod
+    def initial_from(cls, obj) -> dict:
+        return {
+            name: getattr(obj, name)
+            for name in cls.base_fields
+            if name not in ("metadata_file", "certificate_file", "confirm_untested")
+        }
 
     def clean_idp_x509_certificates(self):
         certificates = parse_certificates(self.cleaned_data["idp_x509_certificates"])
@@ -283,19 +382,118 @@ class SSOConfigurationForm(ActionForm):
                 f"{expired[0].not_valid_after_utc:%d %B %Y}; download the current one "
                 "from your identity provider."
             )
-        return "".join(c.public_bytes(Encoding.PEM).decode() for c in certificates)
+        return saml_metadata.as_pem(certificates)
+
+    def clean_metadata_file(self):
+        upload = self.cleaned_data.get("metadata_file")
+        if not upload:
+            return None
+        if upload.size > self.METADATA_FILE_MAX_BYTES:
+            raise ValidationError("This file is too large to be IdP metadata.")
+        xml = upload.read()
+        try:
+            saml_metadata.parse_metadata(xml)
+        except saml_metadata.MetadataError as error:
+            raise ValidationError(str(error)) from None
+        return xml.decode("utf-8", errors="replace")
+
+    def clean_idp_metadata_xml(self):
+        xml = self.cleaned_data["idp_metadata_xml"].strip()
+        if xml and xml != (self.initial.get("idp_metadata_xml") or "").strip():
+            try:
+                saml_metadata.parse_metadata(xml)
+            except saml_metadata.MetadataError as error:
+                raise ValidationError(str(error)) from None
+        return xml
+
+    def clean_certificate_file(self):
+        upload = self.cleaned_data.get("certificate_file")
+        if not upload:
+            return None
+        try:
+            certificates = saml_metadata.read_certificate_file(upload.read(100_000))
+        except saml_metadata.MetadataError as error:
+            raise ValidationError(str(error)) from None
+        return saml_metadata.as_pem(certificates)
 
     def clean(self):
         data = super().clean()
-        if data.get("enabled") and not data.get("idp_metadata_url"):
+        if data.get("metadata_file"):
+            data["idp_metadata_xml"] = data["metadata_file"]
+        if data.get("certificate_file") and "idp_x509_certificates" in data:
+            data["idp_x509_certificates"] += data["certificate_file"]
+        from_metadata = data.get("idp_metadata_url") or data.get("idp_metadata_xml")
+        if data.get("enabled") and not from_metadata:
             for name in ("idp_entity_id", "idp_sso_url", "idp_x509_certificates"):
                 if name in data and not data[name]:
                     self.add_error(
                         name,
-                        "Needed to turn SSO on (or enter the IdP metadata URL).",
+                        "Needed to turn SSO on (or give the IdP metadata instead).",
                     )
+        configuration = self.configuration
+        turning_on = data.get("enabled") and not (
+            configuration and configuration.enabled
+        )
+        untested = not (configuration and configuration.tested_at)
+        if turning_on and untested and not data.get("confirm_untested"):
+            self.add_error(
+                "enabled",
+                "No Test SSO has succeeded yet: save, run Test SSO, then turn SSO on. "
+                "Or tick “Turn SSO on without a successful Test SSO”.",
+            )
         if data.get("require_sso") and not data.get("enabled"):
             self.add_error("require_sso", "Allow sign-in with SSO first.")
+        return data
+
+    def action_kwargs(self) -> dict:
+        data = dict(self.cleaned_data)
+        for name in ("metadata_file", "certificate_file", "confirm_untested"):
+            data.pop(name, None)
+        return {**data, "fetch_metadata_url": True}
+
+
+class SSOEmailForm(forms.Form):
+    """The work email of "Sign in with SSO": its verified domain names the organization."""
+
+    email = forms.EmailField(
+        label="Work email",
+        widget=forms.EmailInput(attrs={"autocomplete": "email", "autofocus": True}),
+    )
+
+    def clean(self):
+        data = super().clean()
+        email = data.get("email")
+        if email:
+            configuration = saml.configuration_for_email(email)
+            if configuration is None:
+                self.add_error(
+                    "email",
+                    f"No organization signs in people of {email.rpartition('@')[2]} "
+                    "through SSO. Sign in with your password, or ask your admin.",
+                )
+            else:
+                data["organization"] = configuration.organization
+        return data
+
+
+class PasswordLoginForm(LoginForm):
+    """allauth's sign-in form, which sends people whose organization requires SSO there.
+
+    Checked only after the password is right, so the form tells nobody else which
+    addresses must use SSO.
+    """
+
+    def clean(self):
+        data = super().clean()
+        if self.user is not None:
+            configuration = saml_policy.sso_required_for(self.user)
+            if configuration is not None:
+                self.user = None
+                raise ValidationError(
+                    f"{configuration.organization.name} requires single sign-on: use "
+                    "“Sign in with SSO” below.",
+                    code="sso_required",
+                )
         return data
 
 
@@ -304,7 +502,7 @@ class SSOConfigurationForm(ActionForm):
 
 class ScimTokenForm(ActionForm):
     name = forms.CharField(
-        max_length=100,
+        max_length=column_length(ScimToken, "name"),
         help_text="Where it is used, such as Entra ID production.",
         widget=forms.TextInput(attrs={"autocomplete": "off"}),
     )
@@ -325,7 +523,11 @@ class ScimTokenForm(ActionForm):
 
 
 class AuditFilterForm(forms.Form):
-    actor = forms.CharField(required=False, max_length=300, label="Actor")
+    actor = forms.CharField(
+        required=False,
+        max_length=column_length(AuditEvent, "actor_label"),
+        label="Actor",
+    )
     action = forms.ChoiceField(required=False, label="Action")
     date_from = forms.DateField(
         required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
@@ -336,7 +538,16 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, actions: list[str] = (), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", "Any action")] + [(a, a) for a in actions]
+        self.fields["action"].choices = [("", "Any action")] + sorted(
+            ((a, audit_text.action_label(a)) for a in actions), key=lambda c: c[1]
+        )
+
+    def clean_date_to(self):
+        day = self.cleaned_data["date_to"]
+        if day == date.max:
+            # The filter ends at the start of the next day, which does not exist.
+            raise ValidationError(f"Enter a date before {date.max:%d %B %Y}.")
+        return day
 
     def clean(self):
         data = super().clean()

@@ -6,12 +6,14 @@ Read-only: a handful of aggregate queries whatever the size of the log.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from django.db.models import Count, Exists, OuterRef, Q
 from django.db.models.functions import TruncHour
 from django.utils import timezone
+from django.utils.timesince import timesince
 
 from orgadmin.models import (
     ClaimedDomain,
@@ -19,9 +21,20 @@ from orgadmin.models import (
     ScimRequestLog,
     ScimToken,
     SSOConfiguration,
+    Team,
 )
 
 CHART_DAYS = 7
+# The chart's two views: the last 7 days (the default), or the last 24 hours.
+CHART_HOURS = {"7d": CHART_DAYS * 24, "24h": 24}
+# A bar for an hour with any request is at least this tall (of CHART_HEIGHT), so that
+# one request next to a busy hour still shows; errors likewise.
+MIN_BAR_HEIGHT = 3
+MIN_ERROR_HEIGHT = 2
+# Refused requests with a revoked or expired token: how far back the warning looks.
+REFUSED_TOKEN_WINDOW = timedelta(hours=24)
+# How far back the Teams page looks for a SCIM create refused for a team's name.
+GROUP_COLLISION_WINDOW = timedelta(days=CHART_DAYS)
 RECENT_ERRORS = 20
 TOKEN_EXPIRY_WARNING = timedelta(days=14)
 # Entra ID runs a provisioning cycle about every 40 minutes, so two silent hours after
@@ -49,6 +62,8 @@ class Bar:
 class Tick:
     x: float
     label: str
+    # "end" puts the label left of its line, for a tick near the right edge.
+    anchor: str = "start"
 
 
 @dataclass
@@ -61,8 +76,16 @@ class ProvisioningHealth:
     requests_in_chart: int
     recent_errors: list[ScimRequestLog]
     warnings: list[str] = field(default_factory=list)
+    # {"users": {outcome: n, ..., "errors": n}, "groups": {...}}, last 24 hours.
+    resource_counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    today_tick: Tick | None = None
+    chart: str = "7d"
     chart_width: int = CHART_WIDTH
     chart_height: int = CHART_HEIGHT
+
+    @property
+    def chart_title(self) -> str:
+        return "last 24 hours" if self.chart == "24h" else f"last {CHART_DAYS} days"
 
 
 @dataclass(frozen=True)
@@ -137,22 +160,28 @@ def provisioning_health(
     *,
     now: datetime | None = None,
     tokens: list[ScimToken] | None = None,
+    chart: str = "7d",
 ) -> ProvisioningHealth:
     """The SCIM tab's health panel; `tokens`, when the page already has them, saves a
-    query for the expiry warnings."""
+    query for the expiry warnings. `chart` is a key of CHART_HOURS."""
     now = now or timezone.now()
+    chart = chart if chart in CHART_HOURS else "7d"
     log = ScimRequestLog.objects.for_organization(organization)
     last_request = log.select_related("token").first()
-    counts = log.filter(created_at__gte=now - timedelta(hours=24)).aggregate(
-        errors=Count("pk", filter=Q(status__gte=400)),
-        **{
-            outcome: Count("pk", filter=Q(outcome=outcome))
-            for outcome in ScimRequestLog.Outcome.values
-        },
+    last_day = log.filter(created_at__gte=now - timedelta(hours=24))
+    # One aggregate: the totals, and the same counts for /Users and for /Groups.
+    counted = last_day.aggregate(**_count_columns())
+    counts = {key: counted[key] for key in _count_columns(resource="")}
+    resource_counts = {
+        resource: {key: counted[f"{resource}_{key}"] for key in counts}
+        for resource in RESOURCES
+    }
+    hours = CHART_HOURS[chart]
+    hourly = _requests_per_hour(log, now, hours)
+    bars, ticks, today_tick = _chart(hourly, now, hours)
+    recent_errors = list(
+        log.filter(status__gte=400).select_related("token")[:RECENT_ERRORS]
     )
-    hourly = _requests_per_hour(log, now)
-    bars, ticks = _chart(hourly, now)
-    recent_errors = list(log.filter(status__gte=400)[:RECENT_ERRORS])
     health = ProvisioningHealth(
         last_request=last_request,
         counts=counts,
@@ -161,13 +190,116 @@ def provisioning_health(
         peak_per_hour=max((bar.requests for bar in bars), default=0),
         requests_in_chart=sum(bar.requests for bar in bars),
         recent_errors=recent_errors,
+        resource_counts=resource_counts,
+        today_tick=today_tick,
+        chart=chart,
     )
-    health.warnings = _warnings(organization, last_request, now, tokens)
+    health.warnings = _refused_token_warnings(recent_errors, now) + _warnings(
+        organization, last_request, now, tokens
+    )
     return health
 
 
-def _requests_per_hour(log, now: datetime) -> dict[datetime, tuple[int, int]]:
-    start = _hour(now) - timedelta(hours=CHART_DAYS * 24 - 1)
+# Resource: the path segment its requests have.
+RESOURCES = {"users": "/Users", "groups": "/Groups"}
+
+
+def _count_columns(resource: str | None = None) -> dict[str, Count]:
+    """Count columns: errors and each outcome, for all requests (resource "") or one
+    resource's; with None, all of them together."""
+    if resource is None:
+        columns = _count_columns(resource="")
+        for name in RESOURCES:
+            columns.update(_count_columns(resource=name))
+        return columns
+    where = Q(path__contains=RESOURCES[resource]) if resource else Q()
+    prefix = f"{resource}_" if resource else ""
+    columns = {f"{prefix}errors": Count("pk", filter=where & Q(status__gte=400))}
+    for outcome in ScimRequestLog.Outcome.values:
+        columns[f"{prefix}{outcome}"] = Count("pk", filter=where & Q(outcome=outcome))
+    return columns
+
+
+def _refused_token_warnings(recent_errors: list[ScimRequestLog], now: datetime):
+    """Requests refused for a revoked or expired token of this organization, among
+    the recent errors: what Entra ID reports as "invalid credentials" (401)."""
+    refused: dict[int, list[ScimRequestLog]] = {}
+    for request in recent_errors:
+        if (
+            request.status == 401
+            and request.token is not None
+            and not request.token.is_usable
+            and now - request.created_at <= REFUSED_TOKEN_WINDOW
+        ):
+            refused.setdefault(request.token_id, []).append(request)
+    warnings = []
+    for requests in refused.values():
+        token, count = requests[0].token, len(requests)
+        warnings.append(
+            f"Your identity provider is still sending the {token.status} token "
+            f'"{token.name}" ({token.prefix}…): {count} request'
+            f"{'s' if count != 1 else ''} refused with 401 lately, the last "
+            f"{_ago(requests[0].created_at, now)}. "
+            "Paste an active token as the Secret Token in its provisioning settings "
+            "(Generate token above), then press Test Connection."
+        )
+    return warnings
+
+
+@dataclass(frozen=True)
+class GroupCollision:
+    """A SCIM create refused (409) because a team made in orgadmin has its name."""
+
+    team: Team
+    at: datetime
+    detail: str
+
+
+# The refusal orgadmin.actions.teams.name_taken_message writes, which the request log
+# keeps as the 409's detail.
+_NAME_TAKEN = re.compile(r'^A team named "(?P<name>.+?)" or with this external id')
+
+
+def scim_group_collisions(
+    organization: Organization, *, now: datetime | None = None
+) -> list[GroupCollision]:
+    """Teams made in orgadmin that a SCIM group create collided with lately, newest
+    first: the Teams page offers to hand each to SCIM, or to rename it."""
+    now = now or timezone.now()
+    refused = (
+        ScimRequestLog.objects.for_organization(organization)
+        .filter(
+            method="POST",
+            status=409,
+            path__endswith="/Groups",
+            created_at__gte=now - GROUP_COLLISION_WINDOW,
+        )
+        .values_list("created_at", "error_detail")[:RECENT_ERRORS]
+    )
+    latest: dict[str, tuple[datetime, str]] = {}
+    for created_at, detail in refused:
+        match = _NAME_TAKEN.match(detail)
+        if match:
+            latest.setdefault(match["name"].lower(), (created_at, detail))
+    if not latest:
+        return []
+    teams = [
+        team
+        for team in Team.objects.for_organization(organization).filter(
+            is_scim_managed=False
+        )
+        if team.display_name.lower() in latest
+    ]
+    collisions = [
+        GroupCollision(team, *latest[team.display_name.lower()]) for team in teams
+    ]
+    return sorted(collisions, key=lambda collision: collision.at, reverse=True)
+
+
+def _requests_per_hour(
+    log, now: datetime, hours: int
+) -> dict[datetime, tuple[int, int]]:
+    start = _hour(now) - timedelta(hours=hours - 1)
     rows = (
         log.filter(created_at__gte=start)
         .annotate(hour=TruncHour("created_at"))
@@ -179,18 +311,20 @@ def _requests_per_hour(log, now: datetime) -> dict[datetime, tuple[int, int]]:
 
 
 def _chart(
-    hourly: dict[datetime, tuple[int, int]], now: datetime
-) -> tuple[list[Bar], list[Tick]]:
-    hours = CHART_DAYS * 24
+    hourly: dict[datetime, tuple[int, int]], now: datetime, hours: int
+) -> tuple[list[Bar], list[Tick], Tick]:
     first = _hour(now) - timedelta(hours=hours - 1)
     peak = max((requests for requests, _ in hourly.values()), default=0) or 1
     slot = CHART_WIDTH / hours
     bars, ticks = [], []
+    today = _hour(now).replace(hour=0)
     for index in range(hours):
         hour = first + timedelta(hours=index)
         requests, errors = hourly.get(hour, (0, 0))
-        height = CHART_HEIGHT * requests / peak
-        error_height = CHART_HEIGHT * errors / peak
+        height = requests and max(CHART_HEIGHT * requests / peak, MIN_BAR_HEIGHT)
+        error_height = errors and min(
+            max(CHART_HEIGHT * errors / peak, MIN_ERROR_HEIGHT), height
+        )
         x = round(index * slot, 2)
         bars.append(
             Bar(
@@ -205,10 +339,17 @@ def _chart(
                 errors=errors,
             )
         )
-        # A day label needs about 55 units; the last one would be cut off at the edge.
-        if hour.hour == 0 and x <= CHART_WIDTH - 55:
+        # A label needs about 55 units; the last one would be cut off at the edge.
+        if x > CHART_WIDTH - 55 or hour == today:
+            continue
+        if hours <= 24 and hour.hour % 6 == 0:
+            ticks.append(Tick(x=x, label=hour.strftime("%H:00")))
+        elif hours > 24 and hour.hour == 0:
             ticks.append(Tick(x=x, label=hour.strftime("%a %-d %b")))
-    return bars, ticks
+    # Today (UTC) from its midnight, or from the chart's start when that is later.
+    today_x = max(round((today - first) / timedelta(hours=1) * slot, 2), 0)
+    anchor = "end" if today_x > CHART_WIDTH - 55 else "start"
+    return bars, ticks, Tick(x=today_x, label="Today", anchor=anchor)
 
 
 def _warnings(
@@ -252,6 +393,12 @@ def _expiring_tokens(
         and token.expires_at is not None
         and now < token.expires_at <= soon
     ]
+
+
+def _ago(moment: datetime, now: datetime) -> str:
+    if now - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, now)} ago"
 
 
 def _hour(moment: datetime) -> datetime:

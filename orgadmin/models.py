@@ -6,6 +6,7 @@ Writes go through orgadmin.actions; the models hold fields, constraints and read
 from __future__ import annotations
 
 import hashlib
+import math
 import uuid
 from datetime import datetime, timedelta
 
@@ -18,6 +19,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.timezone import now
+
+from orgadmin import domains
 
 
 class Organization(models.Model):
@@ -129,6 +132,10 @@ class MemberQuerySet(models.QuerySet):
     def administrators(self) -> MemberQuerySet:
         return self.filter(role__in=[Member.Role.OWNER, Member.Role.ADMIN])
 
+    def invited(self) -> MemberQuerySet:
+        """Pending invitations: the person has not followed the link yet."""
+        return self.filter(user__isnull=True).exclude(invitation_nonce="")
+
 
 class Member(models.Model):
     """One person in one organization; also the SCIM User resource of that organization."""
@@ -211,6 +218,12 @@ class Member(models.Model):
     version = models.PositiveIntegerField(
         default=1, help_text="Bumped on every change (ETag)."
     )
+    # An invited person stays pending (no account linked) until they follow the
+    # emailed link, which carries invitation_nonce: a resend replaces the nonce and
+    # acceptance clears it, so every older link stops working.
+    invited_at = models.DateTimeField(null=True, blank=True)
+    invitation_expires_at = models.DateTimeField(null=True, blank=True)
+    invitation_nonce = models.CharField(max_length=64, blank=True, editable=False)
 
     objects = MemberQuerySet.as_manager()
 
@@ -238,7 +251,7 @@ class Member(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.user_name} in {self.organization_id}"
+        return f"{self.label} in {self.organization}"
 
     @property
     def is_scim_managed(self) -> bool:
@@ -251,6 +264,24 @@ class Member(models.Model):
     @property
     def label(self) -> str:
         return self.display_name or self.email or self.user_name
+
+    @property
+    def is_invitation_pending(self) -> bool:
+        """Invited, and the link not followed yet (expired or not)."""
+        return self.user_id is None and bool(self.invitation_nonce)
+
+    @property
+    def is_invitation_expired(self) -> bool:
+        return self.is_invitation_pending and (
+            self.invitation_expires_at is None or self.invitation_expires_at <= now()
+        )
+
+    @property
+    def invitation_days_left(self) -> int:
+        """Whole days, rounded up, until a pending invitation expires; 0 once it has."""
+        if self.is_invitation_expired:
+            return 0
+        return math.ceil((self.invitation_expires_at - now()) / timedelta(days=1))
 
 
 class MemberEmail(models.Model):
@@ -393,6 +424,12 @@ class ClaimedDomain(models.Model):
     )
     created_at = models.DateTimeField(default=now)
     verified_at = models.DateTimeField(null=True, blank=True)
+    verified_by_override = models.BooleanField(
+        "verified by operator override",
+        default=False,
+        help_text="Verified by an operator without DNS: a missing record does not "
+        "make it failing; once its record is found it counts as verified by DNS.",
+    )
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_check_outcome = models.CharField(
         max_length=32, blank=True, choices=CheckOutcome.choices
@@ -431,6 +468,11 @@ class ClaimedDomain(models.Model):
     @property
     def record_host(self) -> str:
         return self.domain
+
+    @property
+    def unicode_domain(self) -> str:
+        """The domain as people write it (bücher.example), from the stored punycode."""
+        return domains.unicode_domain(self.domain)
 
     @property
     def record_value(self) -> str:
@@ -497,8 +539,30 @@ class SSOConfiguration(models.Model):
     default_role = models.CharField(
         max_length=10, choices=Member.Role.choices, default=Member.Role.MEMBER
     )
+    allow_idp_initiated = models.BooleanField(
+        "allow IdP-initiated sign-in",
+        default=False,
+        help_text="Accept responses the IdP sends unasked (from its app launcher); "
+        "off, only sign-ins started here are accepted.",
+    )
+    metadata_fetched_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the metadata URL was last read."
+    )
+    metadata_error = models.TextField(
+        blank=True, help_text="Why the last read of the metadata URL failed."
+    )
+    tested_at = models.DateTimeField(
+        null=True, blank=True, help_text="When Test SSO last succeeded."
+    )
+    # {certificate SHA-256 fingerprint: [days ahead already warned about, ...]}
+    certificate_warnings_sent = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=now)
     updated_at = models.DateTimeField(default=now)
+
+    # The IdP signing certificates kept at once, so that an IdP can roll over.
+    MAX_CERTIFICATES = 5
+    # How many days before a certificate expires its owners and admins are emailed.
+    CERTIFICATE_WARNING_DAYS = (30, 7)
 
     class Meta:
         verbose_name = "SSO configuration"
@@ -510,6 +574,114 @@ class SSOConfiguration(models.Model):
 
     def __str__(self) -> str:
         return f"SSO for {self.organization}"
+
+    @property
+    def has_idp_settings(self) -> bool:
+        """Whether a sign-in can be sent to the IdP and its answer checked."""
+        return bool(
+            self.idp_entity_id and self.idp_sso_url and self.idp_x509_certificates
+        )
+
+    @property
+    def signs_in(self) -> bool:
+        """Whether people can sign in through the IdP now (not only test it)."""
+        return (
+            self.enabled and self.has_idp_settings and self.organization.sso_enabled
+        )
+
+
+class SSOAttemptQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> SSOAttemptQuerySet:
+        return self.filter(organization=organization)
+
+
+class SSOAttempt(models.Model):
+    """One answer of an organization's IdP at the ACS, accepted or refused, and why."""
+
+    # The SSO tab lists the latest; older ones are deleted past this many.
+    KEEP_PER_ORGANIZATION = 1_000
+
+    class Outcome(models.TextChoices):
+        SIGNED_IN = "signed_in", "Signed in"
+        REFUSED = "refused", "Refused"
+        TEST_PASSED = "test_passed", "Test passed"
+        TEST_FAILED = "test_failed", "Test failed"
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="sso_attempts"
+    )
+    reference = models.CharField(
+        max_length=16, unique=True, help_text="Shown to the person who was refused."
+    )
+    created_at = models.DateTimeField(default=now)
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    idp_initiated = models.BooleanField("IdP-initiated", default=False)
+    claimed_email = models.CharField(max_length=254, blank=True)
+    name_id = models.CharField("NameID", max_length=512, blank=True)
+    name_id_format = models.CharField("NameID format", max_length=256, blank=True)
+    email_attribute = models.CharField(
+        max_length=256, blank=True, help_text="Where the email was read from."
+    )
+    matched_domain = models.CharField(max_length=253, blank=True)
+    attributes = models.JSONField(default=dict, blank=True)
+    reason_code = models.CharField(max_length=40, blank=True)
+    reason = models.TextField(blank=True, help_text="Why it was refused, in words.")
+    configured = models.TextField(blank=True)
+    received = models.TextField(blank=True)
+    member = models.ForeignKey(
+        Member, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    objects = SSOAttemptQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "SSO attempt"
+        indexes = [
+            models.Index(
+                fields=["organization", "-created_at"], name="sso_attempt_org_time"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference} {self.outcome}"
+
+    @property
+    def label(self) -> str:
+        return f"SSO attempt {self.reference}"
+
+    @property
+    def is_test(self) -> bool:
+        return self.outcome in (self.Outcome.TEST_PASSED, self.Outcome.TEST_FAILED)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome in (self.Outcome.SIGNED_IN, self.Outcome.TEST_PASSED)
+
+
+class SAMLAssertionUse(models.Model):
+    """An assertion ID already accepted, kept until the assertion expires.
+
+    In the database, not a cache, so that every worker refuses a replay.
+    """
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    assertion_id = models.CharField(max_length=256)
+    expires_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = "used SAML assertion"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "assertion_id"], name="saml_assertion_used_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.assertion_id
 
 
 class ScimTokenQuerySet(models.QuerySet):
@@ -555,6 +727,12 @@ class ScimToken(models.Model):
     @staticmethod
     def digest_of(secret: str) -> str:
         return hashlib.sha256(secret.encode()).hexdigest()
+
+    @staticmethod
+    def cache_key(digest: str) -> str:
+        """Where the SCIM endpoint keeps the row for a second (scim/token_cache.py);
+        revoking a token deletes it."""
+        return f"scim-token:{digest}"
 
     @property
     def label(self) -> str:
@@ -625,13 +803,46 @@ class ScimRequestLog(models.Model):
         return f"{self.method} {self.path} {self.status}"
 
 
+class AuditLogIsAppendOnly(Exception):
+    """An attempt to change or delete an audit event: a programming error, never an
+    outcome a person can cause."""
+
+
 class AuditEventQuerySet(models.QuerySet):
+    """Reads, and inserts; every bulk change or delete raises AuditLogIsAppendOnly."""
+
     def for_organization(self, organization: Organization) -> AuditEventQuerySet:
         return self.filter(organization=organization)
 
+    def update(self, **kwargs):
+        raise AuditLogIsAppendOnly("Audit events are never updated.")
+
+    def delete(self):
+        raise AuditLogIsAppendOnly("Audit events are never deleted.")
+
+    def _raw_delete(self, using):
+        # What Django's deletion collector calls to cascade without loading rows.
+        raise AuditLogIsAppendOnly("Audit events are never deleted.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        raise AuditLogIsAppendOnly("Audit events are never updated.")
+
+    def bulk_create(self, objs, *args, **kwargs):
+        if kwargs.get("update_conflicts"):
+            raise AuditLogIsAppendOnly("Audit events are never updated.")
+        return super().bulk_create(objs, *args, **kwargs)
+
 
 class AuditEvent(models.Model):
-    """An append-only record of one write. Written only by orgadmin.audit.record_event."""
+    """An append-only record of one write. Written only by orgadmin.audit.record_event.
+
+    Nothing changes or deletes a row: save() inserts only, delete() and the queryset's
+    update() and delete() raise, and deleting the organization, account or token an
+    event names leaves the event as it was (DO_NOTHING, without a database constraint,
+    so the id it kept may name a row that is gone; organization_slug and actor_label
+    still say who). The queryset is also the base manager, so a future on_delete that
+    would rewrite rows raises instead.
+    """
 
     class ActorType(models.TextChoices):
         USER = "user", "User"
@@ -641,7 +852,8 @@ class AuditEvent(models.Model):
 
     organization = models.ForeignKey(
         Organization,
-        on_delete=models.SET_NULL,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
         null=True,
         blank=True,
         related_name="audit_events",
@@ -652,10 +864,20 @@ class AuditEvent(models.Model):
     created_at = models.DateTimeField(default=now, db_index=True)
     actor_type = models.CharField(max_length=12, choices=ActorType.choices)
     actor_user = models.ForeignKey(
-        User, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        User,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     actor_token = models.ForeignKey(
-        ScimToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        ScimToken,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        null=True,
+        blank=True,
+        related_name="+",
     )
     actor_label = models.CharField(max_length=300)
     action = models.CharField(max_length=64, db_index=True)
@@ -664,6 +886,7 @@ class AuditEvent(models.Model):
     target_label = models.CharField(max_length=300, blank=True)
     changes = models.JSONField(default=dict, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 
@@ -672,6 +895,21 @@ class AuditEvent(models.Model):
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="audit_org_time"),
         ]
+        base_manager_name = "objects"
 
     def __str__(self) -> str:
         return f"{self.action} by {self.actor_label}"
+
+    def save(self, *args, **kwargs) -> None:
+        """Insert the event; an event read from the database cannot be saved again."""
+        if (
+            not self._state.adding
+            or kwargs.get("force_update")
+            or kwargs.get("update_fields") is not None
+        ):
+            raise AuditLogIsAppendOnly("Audit events are never updated.")
+        # Without force_insert, a new event given an existing pk would UPDATE that row.
+        super().save(*args, **{**kwargs, "force_insert": True})
+
+    def delete(self, *args, **kwargs):
+        raise AuditLogIsAppendOnly("Audit events are never deleted.")

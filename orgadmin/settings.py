@@ -56,6 +56,9 @@ ORGADMIN_BASE_URL = os.environ.get("ORGADMIN_BASE_URL", "http://127.0.0.1:8000")
 ORGADMIN_DNS_NAMESERVERS = env_list("ORGADMIN_DNS_NAMESERVERS")
 ORGADMIN_DNS_TIMEOUT = float(os.environ.get("ORGADMIN_DNS_TIMEOUT", "3"))
 
+# How many days an invitation link works; a resend starts a new period.
+ORGADMIN_INVITATION_DAYS = env_count("ORGADMIN_INVITATION_DAYS", 7)
+
 # Requests per token and period ("N/s", "N/min", "N/hour"), or "" for no limit. Generous:
 # Entra ID treats 429 as a failed request, so this only stops a runaway client.
 SCIM_THROTTLE_RATE = os.environ.get("ORGADMIN_SCIM_THROTTLE_RATE", "6000/min").strip()
@@ -103,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "orgadmin.middleware.DatabaseOutageMiddleware",
 ]
 
 ROOT_URLCONF = "orgadmin.urls"
@@ -124,6 +128,9 @@ TEMPLATES = [
     },
 ]
 
+# Connections persist for DATABASE_CONN_MAX_AGE seconds; the health check replaces one
+# the database dropped (a restart, a failover) at the start of the next request rather
+# than failing it, so nothing needs a restart once the database is back.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -160,6 +167,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+CSRF_FAILURE_VIEW = "orgadmin.views.csrf_failure"
 LOGIN_URL = "account_login"
 LOGIN_REDIRECT_URL = "orgadmin:home"
 LOGOUT_REDIRECT_URL = "orgadmin:home"
@@ -169,12 +177,38 @@ LOGOUT_REDIRECT_URL = "orgadmin:home"
 ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+# An address counts as a person's only once proven: an invitation link, a password-reset
+# link or (later) a signed SAML assertion marks allauth's EmailAddress verified, and
+# orgadmin.actions links members only to such accounts, never on User.email alone.
+# "none" keeps sign-in itself unchanged for accounts without a verified address
+# (operators, owners made by create_organization): "mandatory" would stop them at a
+# verification page, and with email management not mounted (orgadmin/urls.py) nobody
+# can add an address to verify, so "optional" would change nothing.
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# Completing a password reset proves the mailbox the link was sent to.
+ACCOUNT_FORMS = {
+    "reset_password_from_key": "orgadmin.allauth_adapters.ResetPasswordKeyForm",
+    # Require SSO: a right password is refused for those who must use the IdP.
+    "login": "orgadmin.forms.PasswordLoginForm",
+}
 ACCOUNT_ADAPTER = "orgadmin.allauth_adapters.AccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 ACCOUNT_REAUTHENTICATION_TIMEOUT = 300
-SOCIALACCOUNT_ADAPTER = "orgadmin.allauth_adapters.SocialAccountAdapter"
+# SAML: each organization's SSOConfiguration is its allauth app (orgadmin.saml_adapter),
+# through a provider that builds its URLs from ORGADMIN_BASE_URL (orgadmin.saml_provider).
+SOCIALACCOUNT_ADAPTER = "orgadmin.saml_adapter.OrganizationSocialAccountAdapter"
+SOCIALACCOUNT_PROVIDERS = {
+    "saml": {"provider_class": "orgadmin.saml_provider.OrganizationSAMLProvider"}
+}
 SOCIALACCOUNT_ONLY = False
+# Reading an IdP metadata URL: seconds before giving up, and the networks besides the
+# public internet it may be on (comma-separated CIDRs, such as an ADFS at 10.0.0.0/8).
+ORGADMIN_SSO_METADATA_TIMEOUT = float(
+    os.environ.get("ORGADMIN_SSO_METADATA_TIMEOUT", "5")
+)
+ORGADMIN_SSO_METADATA_ALLOWED_NETWORKS = env_list(
+    "ORGADMIN_SSO_METADATA_ALLOWED_NETWORKS"
+)
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
 MFA_TOTP_ISSUER = "orgadmin"
 

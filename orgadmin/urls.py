@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from orgadmin import views
+from orgadmin import saml_views, views
 from orgadmin.public_urls import SCIM_PATH
 
 organization_patterns = [
@@ -25,6 +25,16 @@ organization_patterns = [
         views.member_reactivate,
         name="member-reactivate",
     ),
+    path(
+        "members/<int:member_id>/invitation/resend/",
+        views.member_invitation_resend,
+        name="member-invitation-resend",
+    ),
+    path(
+        "members/<int:member_id>/invitation/revoke/",
+        views.member_invitation_revoke,
+        name="member-invitation-revoke",
+    ),
     path("teams/", views.team_list, name="team-list"),
     path("teams/new/", views.team_create, name="team-create"),
     path("teams/<int:team_id>/", views.team_detail, name="team-detail"),
@@ -43,6 +53,12 @@ organization_patterns = [
         name="domain-release",
     ),
     path("access-security/sso/", views.sso_settings, name="sso-settings"),
+    path("access-security/sso/test/", views.sso_test, name="sso-test"),
+    path(
+        "access-security/sso/refresh-metadata/",
+        views.sso_refresh_metadata,
+        name="sso-refresh-metadata",
+    ),
     path("access-security/scim/", views.scim_settings, name="scim-settings"),
     path(
         "access-security/scim/tokens/new/",
@@ -65,6 +81,11 @@ organization_patterns = [
 app_patterns = (
     [
         path("", views.home, name="home"),
+        path(
+            "invitations/<str:token>/",
+            views.invitation_accept,
+            name="invitation-accept",
+        ),
         path("organizations/<slug:slug>/", include(organization_patterns)),
     ],
     "orgadmin",
@@ -72,6 +93,22 @@ app_patterns = (
 
 urlpatterns = [
     path("", include(app_patterns)),
+    # Not allauth's email management: a person could add and make primary any unused
+    # address there. Addresses come from invitations, SCIM and SSO.
+    path("accounts/email/", views.email_management_not_mounted),
+    # Before allauth's: its SAML metadata and finish-ACS views, on the same routes,
+    # replaced by orgadmin.saml_views (URLs from ORGADMIN_BASE_URL, explained refusals).
+    path(
+        "accounts/saml/<str:organization_slug>/metadata/",
+        saml_views.metadata,
+        name="saml_metadata",
+    ),
+    path(
+        "accounts/saml/<str:organization_slug>/acs/finish/",
+        saml_views.finish_acs,
+        name="saml_finish_acs",
+    ),
+    path("accounts/sso/", saml_views.sign_in_with_sso, name="sso-sign-in"),
     path("accounts/", include("allauth.urls")),
     path("admin/", admin.site.urls),
     path(f"{SCIM_PATH}/", include("scim.urls")),

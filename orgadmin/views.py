@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 from allauth.account.decorators import reauthentication_required
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count
-from django.http import HttpResponseBadRequest
+from django.db.models import Count, OuterRef, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from orgadmin import actions, exports, forms
+from orgadmin import actions, audit_text, exports, forms, saml_views
 from orgadmin.access import (
     access_audit_events,
     access_claimed_domain,
+    access_invitation,
     access_member,
     access_organization,
     access_scim_token,
@@ -26,10 +30,24 @@ from orgadmin.access import (
 )
 from orgadmin.audit import Actor
 from orgadmin.client_ip import client_ip
-from orgadmin.errors import OrgAdminError
-from orgadmin.health import provisioning_health, setup_progress
-from orgadmin.models import ClaimedDomain, Member, ScimToken, SSOConfiguration, Team
+from orgadmin.errors import InvitationNotValid, OrgAdminError
+from orgadmin.health import (
+    provisioning_health,
+    scim_group_collisions,
+    setup_progress,
+)
+from orgadmin.models import (
+    ClaimedDomain,
+    Member,
+    ScimToken,
+    SSOAttempt,
+    SSOConfiguration,
+    Team,
+    User,
+)
 from orgadmin.public_urls import saml_service_provider_urls, scim_tenant_url
+from orgadmin.saml_metadata import describe_certificates
+from orgadmin.saml_policy import require_sso_lockout
 
 MEMBERS_PER_PAGE = 25
 TEAMS_PER_PAGE = 50
@@ -40,7 +58,11 @@ SETUP_TABS = ("domains", "sso", "scim")
 
 
 def actor_for(request) -> Actor:
-    return Actor.for_user(request.user, ip_address=client_ip(request))
+    return Actor.for_user(
+        request.user,
+        ip_address=client_ip(request),
+        user_agent=request.META.get("HTTP_USER_AGENT", ""),
+    )
 
 
 def render_settings(request, template, organization, me, section, **context):
@@ -68,23 +90,82 @@ def _back(request, default: str):
     return redirect(default)
 
 
+# ------------------------------------------------------------------------------- errors
+
+
+def csrf_failure(request, reason=""):
+    """CSRF_FAILURE_VIEW: a form sent without a valid token, most often from a page left
+    open across a sign-out or with cookies blocked; Django's reason is for the logs."""
+    return render(request, "403_csrf.html", status=403)
+
+
 # ----------------------------------------------------------------------------------- home
 
 
 def home(request):
-    """The start page: the person's organizations, or an invitation to sign in."""
-    organizations = organizations_for_user(request.user).annotate(
-        member_count=Count("members", distinct=True)
+    """The start page: the person's organizations (the only one opens directly), the
+    ones whose access was deactivated and whom to ask, or an invitation to sign in."""
+    # Counted on their own join: organizations_for_user() filters its join to the
+    # person's own membership, so a Count over it would always be 1.
+    active_members = (
+        Member.objects.filter(organization=OuterRef("pk"))
+        .active()
+        .exclude(pk__in=Member.objects.invited().values("pk"))
+        .order_by()
+        .values("organization")
+        .annotate(count=Count("pk"))
+        .values("count")
     )
-    return render(request, "orgadmin/home.html", {"organizations": organizations})
+    organizations = list(
+        organizations_for_user(request.user).annotate(
+            member_count=Coalesce(Subquery(active_members), 0)
+        )
+    )
+    deactivated = _deactivated_memberships(request.user)
+    if len(organizations) == 1 and not deactivated:
+        return redirect("orgadmin:organization-general", slug=organizations[0].slug)
+    return render(
+        request,
+        "orgadmin/home.html",
+        {"organizations": organizations, "deactivated": deactivated},
+    )
+
+
+# Whom a deactivated person is told to ask: the first few owners, then admins.
+CONTACTS_SHOWN = 3
+
+
+def _deactivated_memberships(user) -> list[tuple[Member, list[Member]]]:
+    """The person's deactivated memberships, each with the organization's active
+    owners and admins, whom they can ask to restore their access."""
+    if not user.is_authenticated:
+        return []
+    deactivated = list(
+        Member.objects.filter(user=user, is_active=False)
+        .select_related("organization")
+        .order_by("organization__name")
+    )
+    return [
+        (
+            membership,
+            list(
+                Member.objects.for_organization(membership.organization)
+                .active()
+                .administrators()
+                .filter(user__is_active=True)
+                .select_related("user")
+                .order_by("-role", "display_name", "email")[:CONTACTS_SHOWN]
+            ),
+        )
+        for membership in deactivated
+    ]
 
 
 @login_required
 def organization_general(request, slug):
     organization, me = access_organization(request.user, slug)
-    form = forms.OrganizationForm(
-        request.POST or None, initial=forms.OrganizationForm.initial_from(organization)
-    )
+    before = forms.OrganizationForm.initial_from(organization)
+    form = forms.OrganizationForm(request.POST or None, initial=before)
     if (
         request.method == "POST"
         and me.is_administrator
@@ -92,7 +173,12 @@ def organization_general(request, slug):
             actions.update_organization, organization, actor=actor_for(request)
         )
     ):
-        messages.success(request, "Organization settings saved.")
+        # The action changed the organization in place: a Save that left every value
+        # as it was changed nothing (and recorded nothing).
+        if forms.OrganizationForm.initial_from(organization) == before:
+            messages.info(request, NO_CHANGES)
+        else:
+            messages.success(request, "Organization settings saved.")
         return redirect("orgadmin:organization-general", slug=slug)
     return render_settings(
         request,
@@ -102,6 +188,9 @@ def organization_general(request, slug):
         "general",
         form=form,
     )
+
+
+NO_CHANGES = "No changes to save."
 
 
 # -------------------------------------------------------------------------------- members
@@ -136,7 +225,7 @@ def _sole_owner_id(organization) -> int | None:
     owners = list(
         Member.objects.for_organization(organization)
         .active()
-        .filter(role=Member.Role.OWNER)
+        .filter(role=Member.Role.OWNER, user__isnull=False)
         .values_list("pk", flat=True)[:2]
     )
     return owners[0] if len(owners) == 1 else None
@@ -152,14 +241,22 @@ def member_invite(request, slug):
         messages.success(request, invited_message(request, form.result))
         return redirect("orgadmin:member-list", slug=slug)
     return render_settings(
-        request, "orgadmin/member_invite.html", organization, me, "members", form=form
+        request,
+        "orgadmin/member_invite.html",
+        organization,
+        me,
+        "members",
+        form=form,
+        invitation_days=settings.ORGADMIN_INVITATION_DAYS,
     )
 
 
 def invited_message(request, member) -> str:
+    if member.user_id:
+        return f"{member.email} was added: they can sign in now."
     return (
-        f"{member.email} was added and emailed how to sign in: with their password, "
-        "or by setting one through “Forgot your password?” on the sign-in page."
+        f"{member.email} was invited: they join once they follow the link in the "
+        f"email, which works for {member.invitation_days_left} days."
     )
 
 
@@ -225,7 +322,10 @@ SCIM_MANAGED_MEMBER = (
 )
 
 
-def _member_state_view(action, done: str):
+def _member_state_view(action, done: str, *, gone: bool = False):
+    """A button on a member: `done` is the message, with {label}; with `gone`, the
+    action removes the member, so the page to return to is the list."""
+
     @login_required
     @require_POST
     def view(request, slug, member_id):
@@ -234,21 +334,82 @@ def _member_state_view(action, done: str):
         )
         member = access_member(organization, member_id)
         back = reverse("orgadmin:member-detail", args=[slug, member.pk])
+        if gone:
+            back = reverse("orgadmin:member-list", args=[slug])
         try:
             action(member, actor=actor_for(request))
         except OrgAdminError as error:
             messages.error(request, f"{member.label}: {error.message}")
         else:
-            messages.success(request, f"{member.label} {done}.")
+            messages.success(request, done.format(label=member.label))
         return _back(request, back)
 
     return view
 
 
 member_deactivate = _member_state_view(
-    actions.deactivate_member, "was deactivated: they can no longer sign in here"
+    actions.deactivate_member,
+    "{label} was deactivated: they can no longer sign in here.",
 )
-member_reactivate = _member_state_view(actions.reactivate_member, "was reactivated")
+member_reactivate = _member_state_view(
+    actions.reactivate_member, "{label} was reactivated."
+)
+member_invitation_resend = _member_state_view(
+    actions.resend_invitation,
+    "A new invitation was emailed to {label}; the previous link no longer works.",
+)
+member_invitation_revoke = _member_state_view(
+    actions.revoke_invitation,
+    "The invitation of {label} was revoked: its link no longer works.",
+    gone=True,
+)
+
+
+# ---------------------------------------------------------------------------- invitations
+
+
+def invitation_accept(request, token):
+    """Follow an invitation link: set a password (no account yet), or accept while
+    signed in as the invited address's account."""
+    try:
+        member = access_invitation(token)
+    except InvitationNotValid as error:
+        return render(
+            request, "orgadmin/invitation_invalid.html", {"error": error}, status=410
+        )
+    account = User.objects.filter(email__iexact=member.email).first()
+    signed_in = request.user if request.user.is_authenticated else None
+    context = {"invitation": member, "account": account, "signed_in": signed_in}
+    if signed_in != account:
+        # Sign in as the invited address's account first, or sign out of another one.
+        return render(request, "orgadmin/invitation_accept.html", context)
+    data = request.POST if request.method == "POST" else None
+    form = (
+        forms.ActionForm(data)  # nothing to fill in: the button accepts
+        if signed_in
+        else forms.InvitationPasswordForm(data, email=member.email)
+    )
+    if request.method == "POST" and form.submit(
+        actions.accept_invitation,
+        member,
+        nonce=member.invitation_nonce,
+        user=signed_in,
+        ip_address=client_ip(request),
+    ):
+        if signed_in is None:
+            login(request, form.result, backend=SIGN_IN_BACKEND)
+        messages.success(request, f"Welcome to {member.organization.name}.")
+        return redirect("orgadmin:organization-general", slug=member.organization.slug)
+    return render(request, "orgadmin/invitation_accept.html", {**context, "form": form})
+
+
+SIGN_IN_BACKEND = "allauth.account.auth_backends.AuthenticationBackend"
+
+
+def email_management_not_mounted(request):
+    """allauth's /accounts/email/: people get their address from an invitation, SCIM or
+    SSO, and changing it is the job of the organization's admins or its IdP."""
+    raise Http404("No such page.")
 
 
 # ---------------------------------------------------------------------------------- teams
@@ -264,7 +425,13 @@ def team_list(request, slug):
     )
     page = Paginator(teams, TEAMS_PER_PAGE).get_page(request.GET.get("page"))
     return render_settings(
-        request, "orgadmin/team_list.html", organization, me, "teams", page=page
+        request,
+        "orgadmin/team_list.html",
+        organization,
+        me,
+        "teams",
+        page=page,
+        collisions=scim_group_collisions(organization) if me.is_administrator else [],
     )
 
 
@@ -313,16 +480,33 @@ def team_update(request, slug, team_id):
     team = access_team(organization, team_id)
     if team.is_scim_managed:
         messages.error(request, scim_managed_team_message(team))
+    elif "adopt_for_scim" in request.POST:
+        actions.adopt_team_for_scim(team, actor=actor_for(request))
+        messages.success(
+            request,
+            f"{team.display_name} is now managed by SCIM: your identity provider's "
+            "group of that name takes it over on its next sync.",
+        )
+        return _back(request, reverse("orgadmin:team-detail", args=[slug, team.pk]))
     elif "display_name" in request.POST:
+        touched = team.updated_at
         form = forms.TeamForm(request.POST)
         if not form.submit(actions.update_team, team, actor=actor_for(request)):
             return _team_page(request, organization, me, team, rename_form=form)
-        messages.success(request, "Team renamed.")
+        # update_team touches the team (updated_at, version) only when it changed.
+        if team.updated_at == touched:
+            messages.info(request, NO_CHANGES)
+        else:
+            messages.success(request, "Team renamed.")
     elif "email" in request.POST:
+        touched = team.updated_at
         form = forms.TeamMemberAddForm(request.POST, organization=organization)
         if not form.submit(actions.add_team_members, team, actor=actor_for(request)):
             return _team_page(request, organization, me, team, add_form=form)
-        messages.success(request, f"{form.member.label} was added to the team.")
+        if team.updated_at == touched:
+            messages.info(request, f"{form.member.label} was already on the team.")
+        else:
+            messages.success(request, f"{form.member.label} was added to the team.")
     elif "remove_member" in request.POST:
         member = access_member(organization, request.POST["remove_member"])
         actions.remove_team_members(
@@ -372,7 +556,7 @@ def domain_list(request, slug):
     ):
         claimed = form.result
         messages.success(
-            request, f"{claimed.domain} was added: now create its TXT record."
+            request, f"{claimed.unicode_domain} was added: now create its TXT record."
         )
         return redirect(_domain_anchor(slug, claimed))
     return render_settings(
@@ -396,15 +580,20 @@ def _domain_anchor(slug, claimed) -> str:
 def domain_check(request, slug, domain_id):
     organization, _ = access_organization(request.user, slug, administrators_only=True)
     claimed = access_claimed_domain(organization, domain_id)
+    previous = claimed.status
     try:
         claimed = actions.check_domain(claimed, actor=actor_for(request))
     except OrgAdminError as error:
-        messages.error(request, f"{claimed.domain}: {error.message}")
+        messages.error(request, f"{claimed.unicode_domain}: {error.message}")
     else:
-        message = (
-            getattr(claimed, "last_check_message", "") or claimed.get_status_display()
-        )
-        messages.info(request, f"{claimed.domain}: {message}")
+        # The result itself is on the domain's panel, under "Last checked".
+        status = claimed.get_status_display().lower()
+        if claimed.status != previous:
+            messages.info(request, f"{claimed.unicode_domain} is now {status}.")
+        else:
+            messages.info(
+                request, f"{claimed.unicode_domain} was checked: still {status}."
+            )
     return redirect(_domain_anchor(slug, claimed))
 
 
@@ -414,23 +603,40 @@ def domain_release(request, slug, domain_id):
     organization, _ = access_organization(request.user, slug, administrators_only=True)
     claimed = access_claimed_domain(organization, domain_id)
     actions.release_domain(claimed, actor=actor_for(request))
-    messages.success(request, f"{claimed.domain} was released.")
+    messages.success(request, f"{claimed.unicode_domain} was released.")
     return redirect("orgadmin:domain-list", slug=slug)
 
 
+@never_cache
 @login_required
 def sso_settings(request, slug):
     organization, me = access_organization(request.user, slug, administrators_only=True)
     configuration = SSOConfiguration.objects.filter(
         organization=organization
     ).first() or SSOConfiguration(organization=organization)
-    initial = forms.SSOConfigurationForm.initial_from(configuration)
-    form = forms.SSOConfigurationForm(request.POST or None, initial=initial)
+    was_required = configuration.require_sso
+    form = forms.SSOConfigurationForm(
+        request.POST or None,
+        request.FILES or None,
+        initial=forms.SSOConfigurationForm.initial_from(configuration),
+        configuration=configuration if configuration.pk else None,
+    )
     if request.method == "POST" and form.submit(
         actions.update_sso_configuration, organization, actor=actor_for(request)
     ):
         messages.success(request, "SSO settings saved.")
+        if form.result.require_sso and not was_required:
+            messages.info(
+                request,
+                "Require SSO is on. Keep these recovery codes: with your password, "
+                "each opens your account once if the IdP fails.",
+            )
+            return redirect("mfa_view_recovery_codes")
         return redirect("orgadmin:sso-settings", slug=slug)
+    attempts = SSOAttempt.objects.for_organization(organization).select_related(
+        "member"
+    )
+    test_reference = request.GET.get("test", "")
     return render_settings(
         request,
         "orgadmin/sso_settings.html",
@@ -441,15 +647,44 @@ def sso_settings(request, slug):
         form=form,
         configuration=configuration,
         sp=saml_service_provider_urls(organization),
-        certificates=_certificates(initial["idp_x509_certificates"]),
+        certificates=describe_certificates(configuration.idp_x509_certificates),
+        attempts=attempts[:50],
+        test_result=attempts.filter(reference=test_reference).first()
+        if test_reference
+        else None,
+        lockout=require_sso_lockout(organization)
+        if not configuration.require_sso
+        else [],
     )
 
 
-def _certificates(pem: str):
+@login_required
+@require_POST
+def sso_test(request, slug):
+    """Test SSO: a real round trip through the IdP as the admin, shown on the tab."""
+    organization, _ = access_organization(request.user, slug, administrators_only=True)
+    configuration = SSOConfiguration.objects.filter(organization=organization).first()
+    if configuration is None or not configuration.has_idp_settings:
+        messages.error(request, "Enter and save the IdP settings first.")
+        return redirect("orgadmin:sso-settings", slug=slug)
+    return saml_views.test_sso(request, configuration)
+
+
+@login_required
+@require_POST
+def sso_refresh_metadata(request, slug):
+    organization, _ = access_organization(request.user, slug, administrators_only=True)
+    configuration = SSOConfiguration.objects.filter(organization=organization).first()
+    if configuration is None:
+        messages.error(request, "Save a metadata URL first.")
+        return redirect("orgadmin:sso-settings", slug=slug)
     try:
-        return forms.parse_certificates(pem)
-    except forms.ValidationError:
-        return []
+        actions.refresh_sso_metadata(configuration, actor=actor_for(request))
+    except OrgAdminError as error:
+        messages.error(request, f"The metadata was not refreshed: {error.message}")
+    else:
+        messages.success(request, "The IdP metadata was read again.")
+    return redirect("orgadmin:sso-settings", slug=slug)
 
 
 @never_cache
@@ -468,7 +703,9 @@ def scim_settings(request, slug):
         tab="scim",
         tenant_url=scim_tenant_url(),
         tokens=tokens,
-        health=provisioning_health(organization, tokens=tokens),
+        health=provisioning_health(
+            organization, tokens=tokens, chart=request.GET.get("chart", "")
+        ),
     )
 
 
@@ -542,6 +779,7 @@ def audit_log(request, slug):
         tab="audit",
         filters=filters,
         page=page,
+        rows=[audit_text.describe(event) for event in page.object_list],
         export_limit=f"{exports.AUDIT_EXPORT_LIMIT:,}",
     )
 

@@ -19,6 +19,8 @@ from orgadmin.checks import parse_throttle_rate
 from orgadmin.client_ip import client_ip
 from orgadmin.models import ScimToken
 from scim.errors import TooManyRequests
+from scim.request_log import loggable_path, record_request
+from scim.token_cache import refresh_cached_token, token_for_digest
 
 logger = logging.getLogger(__name__)
 
@@ -31,8 +33,15 @@ class ScimTokenAuthentication(BaseAuthentication):
     """
 
     def authenticate(self, request):
+        started = time.monotonic()
         try:
             token = self._usable_token(request)
+        except TokenNotUsable as refusal:
+            # Counted first: past the limit the answer is 429, and only a 401 is
+            # logged, so that a leaked old token cannot flood the organization's log.
+            count_failed_authentication(request)
+            log_refused_token(refusal, request, started=started)
+            raise
         except AuthenticationFailed:
             count_failed_authentication(request)
             raise
@@ -53,21 +62,38 @@ class ScimTokenAuthentication(BaseAuthentication):
             secret = header[1].decode("ascii")
         except UnicodeDecodeError:
             raise AuthenticationFailed("The token is not valid.") from None
-        token = (
-            ScimToken.objects.select_related("organization")
-            .filter(digest=ScimToken.digest_of(secret))
-            .first()
-        )
+        token = token_for_digest(ScimToken.digest_of(secret))
         if token is None:
             raise AuthenticationFailed("The token is not valid.")
         if not token.is_usable:
-            raise AuthenticationFailed(
-                f"The token is {token.status}; issue a new one in Access Security > SCIM."
-            )
+            raise TokenNotUsable(token)
         return token
 
     def authenticate_header(self, request):
         return 'Bearer realm="scim"'
+
+
+class TokenNotUsable(AuthenticationFailed):
+    """A token of an organization, but revoked or expired: the request is refused
+    (401), and logged for that organization's provisioning health view, which is
+    where its admins look when Entra ID reports "invalid credentials"."""
+
+    def __init__(self, token: ScimToken):
+        self.token = token
+        super().__init__(
+            f"The token is {token.status}; issue a new one in Access Security > SCIM."
+        )
+
+
+def log_refused_token(refusal: TokenNotUsable, request, *, started: float) -> None:
+    record_request(
+        refusal.token,
+        method=request.method,
+        path=loggable_path(request),
+        status=401,
+        duration_ms=int((time.monotonic() - started) * 1000),
+        error_detail=f"Refused: the token is {refusal.token.status}.",
+    )
 
 
 FAILED_AUTHENTICATION_WINDOW = 60  # seconds
@@ -140,6 +166,7 @@ def note_token_use(token: ScimToken, *, ip_address: str | None) -> None:
         Q(last_used_at__isnull=True) | Q(last_used_at__lte=stale_before)
     ).update(last_used_at=now, last_used_ip=ip_address)
     token.last_used_at, token.last_used_ip = now, ip_address
+    refresh_cached_token(token)
 
 
 class ScimEnabledForOrganization(BasePermission):
@@ -156,7 +183,9 @@ class ScimTokenThrottle(BaseThrottle):
     """A fixed-window request budget per token (ORGADMIN_SCIM_THROTTLE_RATE, "N/period").
 
     Generous by default: Entra ID does not rate-limit custom apps and treats 429 as a
-    failure, so this only stops a runaway client.
+    failure, so this only stops a runaway client. The counters live in the cache:
+    Redis when REDIS_URL is set, shared by every worker; otherwise each process counts
+    on its own.
     """
 
     def allow_request(self, request, view) -> bool:
@@ -165,15 +194,11 @@ class ScimTokenThrottle(BaseThrottle):
             return True
         limit, seconds = rate
         now = int(time.time())
-        window = now // seconds
-        self.wait_seconds = seconds - now % seconds
-        key = f"scim-throttle:{request.auth.pk}:{window}"
-        cache.add(key, 0, timeout=seconds + 1)
-        try:
-            used = cache.incr(key)
-        except ValueError:  # evicted between add and incr
-            cache.set(key, 1, timeout=seconds + 1)
-            used = 1
+        window_start = now - now % seconds
+        self.wait_seconds = window_start + seconds - now
+        used = count_in_window(
+            f"scim-throttle:{request.auth.pk}:{window_start}", seconds=seconds
+        )
         return used <= limit
 
     def wait(self):

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig
-from django.db import OperationalError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from django_scim.constants import SchemaURI
 from rest_framework import exceptions as drf
@@ -158,12 +158,32 @@ def _not_found(exc: Http404, context: dict) -> Response:
     return error_response(404, "No such resource.")
 
 
-def _database_unavailable(exc: OperationalError, context: dict) -> Response:
+# Seconds an identity provider is asked to wait when the database is unavailable.
+DATABASE_RETRY_AFTER = 60
+
+
+def _database_unavailable(
+    exc: OperationalError | InterfaceError, context: dict
+) -> Response:
+    """The database refused, dropped or never opened the connection (psycopg's
+    OperationalError, InterfaceError on a closed connection), or gave up on a lock:
+    503 with Retry-After, which Entra ID and Okta retry, never a 500."""
     logger.exception("SCIM request failed on the database", exc_info=exc)
     return error_response(
         503,
         "The service is temporarily unavailable; retry later.",
-        headers={"Retry-After": "60"},
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
+def _value_refused_by_database(exc: DataError, context: dict) -> Response:
+    # A value the validation let through (a column narrower than its model field, a
+    # length that grew when lowercased): a bug to fix, but the client's input, so 400.
+    logger.exception("SCIM request refused by the database", exc_info=exc)
+    return error_response(
+        400,
+        "A value is too long or out of range for where it is stored.",
+        scim_type="invalidValue",
     )
 
 
@@ -181,7 +201,7 @@ def _throttled(exc: drf.Throttled, context: dict) -> Response:
     wait = int(exc.wait or 1)
     return error_response(
         429,
-        f"Too many requests for this organization; retry in {wait} seconds.",
+        f"Too many requests with this token; retry in {wait} seconds.",
         headers={"Retry-After": str(wait)},
     )
 
@@ -220,6 +240,8 @@ _HANDLERS: dict[type[Exception], Callable[[Any, dict], Response]] = {
     OrgAdminError: _refused_by_action,
     Http404: _not_found,
     OperationalError: _database_unavailable,
+    InterfaceError: _database_unavailable,
+    DataError: _value_refused_by_database,
     RequestDataTooBig: _body_too_large,
     drf.NotAuthenticated: _unauthenticated,
     drf.AuthenticationFailed: _unauthenticated,

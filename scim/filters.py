@@ -40,6 +40,7 @@ from scim2_filter_parser.parser import SCIMParser
 
 from orgadmin.models import Member, Team
 from scim.errors import InvalidFilter
+from scim.limits import MAX_COMPARISONS, MAX_FILTER_LENGTH, MAX_FILTER_NESTING
 from scim.parsers import check_storable
 from scim.resource_schema import (
     BOOLEAN,
@@ -51,11 +52,6 @@ from scim.resource_schema import (
     Attribute,
     ResourceSchema,
 )
-
-MAX_FILTER_LENGTH = 2000
-MAX_COMPARISONS = 50
-# Deeper nesting than this is no real query; the limit also bounds the recursive walk.
-MAX_NESTING = 20
 
 
 def filter_members(queryset: QuerySet[Member], text: str) -> QuerySet[Member]:
@@ -353,8 +349,10 @@ def _check_tokens(tokens: list) -> None:
             deepest = max(deepest, depth)
         elif token.type in ("RPAREN", "RBRACKET"):
             depth -= 1
-    if deepest > MAX_NESTING:
-        raise InvalidFilter(f"The filter nests deeper than {MAX_NESTING} levels.")
+    if deepest > MAX_FILTER_NESTING:
+        raise InvalidFilter(
+            f"The filter nests deeper than {MAX_FILTER_NESTING} levels."
+        )
     for token in tokens:
         if isinstance(token.value, _QuotedString):
             check_storable(token.value, subject="A filter value", error=InvalidFilter)
@@ -366,7 +364,8 @@ def _regroup(node: ast.AST) -> ast.AST:
     The parser nests such a chain left to right whatever the operators, so
     `a or b and c` would mean `(a or b) and c`. Brackets and not(...) come out as nested
     Filter nodes, so only the unbracketed chain is flattened and grouped again. The
-    recursion is bounded by MAX_NESTING and MAX_COMPARISONS, checked before parsing.
+    recursion is bounded by MAX_FILTER_NESTING and MAX_COMPARISONS, checked before
+    parsing.
     """
     if isinstance(node, ast.AttrExpr):
         if isinstance(node.attr_path.attr_name, ast.Filter):
@@ -452,7 +451,7 @@ def _compile(text: object, resource: _Resource) -> Q:
     tree = parse_filter(text)
     try:
         return _Compiler(resource).filter(tree, scope=None)
-    except RecursionError:  # bounded by MAX_NESTING; kept as a last guard
+    except RecursionError:  # bounded by MAX_FILTER_NESTING; kept as a last guard
         raise InvalidFilter("The filter is too complex.") from None
 
 
@@ -752,22 +751,35 @@ def _boolean_value(attribute: _Attribute, literal: _Literal) -> bool:
 def _compare_datetime(attribute: _Attribute, operator: str, literal: _Literal) -> Q:
     start, end = _time_span(attribute, literal)
     orm = attribute.field
+    at_or_after_start = Q(**{f"{orm}__gte": start})
+    if end is None:
+        # The span runs past the calendar's last instant: every stored value is before
+        # its end, none at or after it.
+        before_end = Q(**{f"{orm}__isnull": False})
+        at_or_after_end = Q(pk__in=[])
+    else:
+        before_end = Q(**{f"{orm}__lt": end})
+        at_or_after_end = Q(**{f"{orm}__gte": end})
     # The value is compared at the precision it was written with, so a client sending
     # back the second-precision meta.lastModified it was shown finds the resource.
     if operator == "eq":
-        return Q(**{f"{orm}__gte": start, f"{orm}__lt": end})
+        return at_or_after_start & before_end
     if operator == "ne":
-        return ~Q(**{f"{orm}__gte": start, f"{orm}__lt": end})
+        return ~(at_or_after_start & before_end)
     if operator == "gt":
-        return Q(**{f"{orm}__gte": end})
+        return at_or_after_end
     if operator == "ge":
-        return Q(**{f"{orm}__gte": start})
+        return at_or_after_start
     if operator == "lt":
         return Q(**{f"{orm}__lt": start})
-    return Q(**{f"{orm}__lt": end})  # le
+    return before_end  # le
 
 
-def _time_span(attribute: _Attribute, literal: _Literal) -> tuple[datetime, datetime]:
+def _time_span(
+    attribute: _Attribute, literal: _Literal
+) -> tuple[datetime, datetime | None]:
+    """The instants a dateTime value covers, [start, end) in UTC, at the precision it
+    was written with; end is None when the span runs past 9999-12-31T23:59:59.999999Z."""
     text = str(literal.value).strip() if literal.kind == "string" else ""
     try:
         moment = parse_datetime(text) if text else None
@@ -780,13 +792,25 @@ def _time_span(attribute: _Attribute, literal: _Literal) -> tuple[datetime, date
         )
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
+    try:
+        # In UTC here, as the databases compare: SQLite's adapter would otherwise
+        # overflow on "9999-12-31T23:00:00-05:00" in the middle of the query.
+        moment = moment.astimezone(UTC)
+    except OverflowError:
+        raise InvalidFilter(
+            f"{attribute.path}: {_show_literal(literal)} is outside the years 1 to "
+            "9999 once in UTC."
+        ) from None
     if "." in text or "," in text:
         precision = timedelta(microseconds=1)
     elif "T" in text.upper() or " " in text:
         precision = timedelta(seconds=1)
     else:
         precision = timedelta(days=1)
-    return moment, moment + precision
+    try:
+        return moment, moment + precision
+    except OverflowError:
+        return moment, None
 
 
 def _compare_reference(attribute: _Attribute, operator: str, literal: _Literal) -> Q:

@@ -10,11 +10,7 @@ from rest_framework.exceptions import ParseError
 from rest_framework.parsers import BaseParser
 
 from scim.errors import InvalidValue, LengthRequired, PayloadTooLarge, ScimError
-
-# Large enough for a group PUT of ~20,000 members; stated in /ServiceProviderConfig.
-MAX_PAYLOAD_BYTES = 4 * 1024 * 1024
-# Deeper than any SCIM document; json.loads would otherwise hit the recursion limit.
-MAX_NESTING = 32
+from scim.limits import MAX_JSON_NESTING, MAX_PAYLOAD_BYTES
 
 
 class ScimJSONParser(BaseParser):
@@ -75,8 +71,10 @@ def check_strings(data: Any) -> None:
     pending = [(data, 0)]
     while pending:
         value, depth = pending.pop()
-        if depth > MAX_NESTING:
-            raise ParseError(f"The JSON is nested deeper than {MAX_NESTING} levels.")
+        if depth > MAX_JSON_NESTING:
+            raise ParseError(
+                f"The JSON is nested deeper than {MAX_JSON_NESTING} levels."
+            )
         if isinstance(value, str):
             check_storable(value)
         elif isinstance(value, dict):

@@ -37,8 +37,9 @@ from scim.errors import (
     NoTarget,
     TooMany,
 )
-from scim.filters import MAX_FILTER_LENGTH, parse_filter
+from scim.filters import parse_filter
 from scim.keys import get_any_case, pop_any_case, set_any_case
+from scim.limits import MAX_OPERATIONS, MAX_PATH_LENGTH, MAX_PATH_TEXT_PER_PATCH
 from scim.serializers import (
     COMPLEX,
     MULTI,
@@ -46,15 +47,8 @@ from scim.serializers import (
     ResourceSchema,
     as_boolean,
     member_references,
+    require_member_count,
 )
-
-MAX_OPERATIONS = 1000
-# Room for an extension URN and an attribute around the longest filter allowed.
-MAX_PATH_LENGTH = MAX_FILTER_LENGTH + 200
-# Value paths parsed for one PATCH, in characters: a millisecond or two per full-length
-# filter, so 1000 of them would hold a worker for seconds. Okta's largest PATCH, a
-# members[value eq "id"] per removed member, stays far below.
-MAX_PATH_TEXT_PER_PATCH = 50 * MAX_FILTER_LENGTH
 
 _PATH = re.compile(
     r"^(?P<attr>[A-Za-z$][\w$-]*)(?:\[(?P<filter>.+)\])?(?:\.(?P<sub>[A-Za-z$][\w$-]*))?$",
@@ -105,6 +99,11 @@ class MemberChanges:
     @property
     def is_empty(self) -> bool:
         return not self.add and not self.remove and self.replace is None
+
+    @property
+    def size(self) -> int:
+        """How many member ids the changes name, for MAX_MEMBERS_PER_REQUEST."""
+        return len(self.add) + len(self.remove) + len(self.replace or ())
 
 
 def parse_operations(body: Any) -> list[Operation]:
@@ -414,6 +413,7 @@ def _apply_members(op: str, target: Target, value: Any, members: MemberChanges) 
         members.replaced([])  # RFC 7644 section 3.5.2.2: remove all members
     else:
         members.removed(member_references(value))
+    require_member_count(members.size)
 
 
 def _member_ids_in_filter(tree: Any) -> list[str]:

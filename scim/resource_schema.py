@@ -38,6 +38,12 @@ SERVER = "server"
 
 COMPLEX = "complex"  # the type of an attribute with sub-attributes
 
+# The values one user may have in each multi-valued attribute (emails, phoneNumbers,
+# addresses, roles...). No directory sends more than a handful; without a cap, one
+# request could make every list page and audit event megabytes long. A group's members
+# are not capped: a group of thousands is normal.
+MAX_MULTI_VALUED_ITEMS = 100
+
 # How an attribute is shaped (Attribute.kind), for PATCH paths and projections.
 SIMPLE = "simple"  # a single value: string, boolean, dateTime...
 MULTI = "multi"  # a list of objects (emails, members...); a single object is COMPLEX

@@ -10,7 +10,7 @@ from typing import Any
 
 from django_scim.constants import SchemaURI
 
-from scim.parsers import MAX_PAYLOAD_BYTES
+from scim.limits import MAX_PAYLOAD_BYTES, MAX_RESULTS
 from scim.resource_schema import (
     BINARY,
     REFERENCE,
@@ -19,8 +19,6 @@ from scim.resource_schema import (
     Attribute,
 )
 from scim.serializers import ENTERPRISE_SCHEMA, GROUP_SCHEMA, USER_SCHEMA, scim_base_url
-
-MAX_RESULTS = 100  # the largest page, and the default `count`
 
 _SCHEMA_NAMES = {ENTERPRISE_SCHEMA: ("EnterpriseUser", "Enterprise User")}
 # RFC 7643 section 7: caseExact applies to string, reference and binary values.

@@ -23,6 +23,7 @@ from orgadmin.models import Member, Organization, Team
 from orgadmin.public_urls import scim_tenant_url
 from scim.errors import InvalidSyntax, InvalidValue
 from scim.keys import get_any_case
+from scim.limits import MAX_MEMBERS_PER_REQUEST
 from scim.resource_schema import (
     BINARY,
     BOOLEAN,
@@ -30,6 +31,7 @@ from scim.resource_schema import (
     ENTERPRISE_SCHEMA,
     GROUP,
     GROUP_SCHEMA,
+    MAX_MULTI_VALUED_ITEMS,
     MULTI,
     SIMPLE,
     USER,
@@ -432,6 +434,7 @@ def member_references(value: Any) -> list[str]:
     if value is None:
         return []
     items = value if isinstance(value, list) else [value]
+    require_member_count(len(items))
     ids = []
     for item in items:
         if isinstance(item, dict):
@@ -440,6 +443,17 @@ def member_references(value: Any) -> list[str]:
             raise InvalidValue('Each member must be an object with a "value" id.')
         ids.append(item.strip())
     return ids
+
+
+def require_member_count(count: int) -> None:
+    """Refuse a group POST, PUT or PATCH naming more than MAX_MEMBERS_PER_REQUEST
+    members (invalidValue, as for any over-long list: RFC 7644 section 3.12)."""
+    if count > MAX_MEMBERS_PER_REQUEST:
+        raise InvalidValue(
+            f"The request names {count} group members; at most "
+            f"{MAX_MEMBERS_PER_REQUEST} are allowed per request: send the rest in "
+            "further PATCH requests."
+        )
 
 
 def changed_member_attributes(
@@ -494,6 +508,13 @@ def _multi_valued(value: Any, attribute: Attribute) -> list[dict[str, Any]]:
         value = [value]
     if not isinstance(value, list):
         raise InvalidValue(f"{attribute.name} must be a list of objects.")
+    if len(value) > MAX_MULTI_VALUED_ITEMS:
+        # invalidValue, not tooMany: RFC 7644 section 3.12 keeps tooMany for filters
+        # matching too many resources, and lists invalidValue for POST, PUT and PATCH.
+        raise InvalidValue(
+            f"{attribute.name} has {len(value)} values; a user may have at most "
+            f"{MAX_MULTI_VALUED_ITEMS}."
+        )
     items = []
     for item in value:
         if not isinstance(item, dict):
@@ -523,7 +544,7 @@ def _sub_value(attribute: Attribute, sub: Attribute, value: Any) -> Any:
         if attribute.rows is not None
         else MAX_JSON_VALUE_LENGTH
     )
-    if len(value) > limit:
+    if limit and len(value) > limit:
         raise InvalidValue(f"{name} is longer than {limit} characters.")
     if sub.type == BINARY:
         try:
@@ -575,7 +596,8 @@ def _manager(
         else None
     )
     if manager is None:
-        raise InvalidValue(f'manager "{value}" is not a user of this organization.')
+        shown = value if len(value) <= 100 else value[:97] + "..."
+        raise InvalidValue(f'manager "{shown}" is not a user of this organization.')
     if member is not None and manager.pk == member.pk:
         raise InvalidValue("A user cannot be their own manager.")
     return manager

@@ -4,6 +4,7 @@ APPEND_SLASH redirects would break POST and PATCH from identity providers."""
 from django.urls import re_path
 
 from scim import views
+from scim.openapi import OpenApiView
 
 app_name = "scim"
 
@@ -34,6 +35,7 @@ urlpatterns = [
     ),
     re_path(r"^Schemas/?$", views.SchemaView.as_view(), name="schemas"),
     re_path(rf"^Schemas/{RESOURCE_ID}/?$", views.SchemaView.as_view(), name="schema"),
+    re_path(r"^openapi\.json$", OpenApiView.as_view(), name="openapi"),
     re_path(r"^\.search/?$", views.RootSearchView.as_view(), name="search"),
     re_path(
         r"^(Bulk|Me)(/.*)?$",

@@ -2,6 +2,7 @@
 a SCIM client with the requests Entra ID and Okta send; signing in through the browser."""
 
 import json
+import re
 import threading
 
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
@@ -35,6 +36,8 @@ def make_organization(
     owner = User.objects.get(email=owner_email)
     owner.set_password(PASSWORD)
     owner.save()
+    # As when the owner sets that password through the reset link: the address is proven.
+    actions.record_proven_email(owner, email=owner_email, proof="password_reset")
     if domain:
         verify_domain_now(organization, domain)
     return organization
@@ -48,10 +51,26 @@ def verify_domain_now(organization: Organization, domain: str) -> ClaimedDomain:
 def make_member(
     organization: Organization, email: str, *, role: str = Member.Role.MEMBER
 ) -> Member:
+    """A linked member (password PASSWORD): invited, then the invitation accepted as
+    its link does, creating the account or with the existing one."""
     member = actions.add_member(organization, email=email, role=role, actor=SYSTEM)
-    member.user.set_password(PASSWORD)
-    member.user.save()
+    if member.user is None:
+        accept_invitation(member)
+    if not member.user.check_password(PASSWORD):
+        member.user.set_password(PASSWORD)
+        member.user.save()
     return member
+
+
+def accept_invitation(member: Member) -> User:
+    """Accept as the invitation link does: as the address's account, else a new one."""
+    account = User.objects.filter(email__iexact=member.email).first()
+    return actions.accept_invitation(
+        member,
+        nonce=member.invitation_nonce,
+        user=account,
+        password=None if account else PASSWORD,
+    )
 
 
 def make_operator(
@@ -176,7 +195,8 @@ def sign_in(page, base_url: str, email: str) -> None:
     page.get_by_label("Email").fill(email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(f"{base_url}/")
+    # The start page, or the person's only organization, which it opens directly.
+    page.wait_for_url(re.compile(rf"^{re.escape(base_url)}/(organizations/[^/]+/)?$"))
 
 
 def in_parallel(*calls):

@@ -27,12 +27,19 @@ from orgadmin.actions.domains import (
     recheck_domains,
     release_domain,
 )
-from orgadmin.actions.members import (
+from orgadmin.actions.invitations import (
+    accept_invitation,
     add_member,
+    resend_invitation,
+    revoke_invitation,
+)
+from orgadmin.actions.members import (
     change_member_role,
     deactivate_member,
+    linkable_account,
     provision_member,
     reactivate_member,
+    record_proven_email,
     remove_member,
     update_member,
 )
@@ -42,9 +49,17 @@ from orgadmin.actions.organizations import (
     update_organization,
 )
 from orgadmin.actions.scim_tokens import issue_scim_token, revoke_scim_token
-from orgadmin.actions.sso import SSO_SETTINGS, update_sso_configuration
+from orgadmin.actions.security import record_security_event
+from orgadmin.actions.sso import (
+    SSO_SETTINGS,
+    refresh_sso_metadata,
+    update_sso_configuration,
+    warn_of_expiring_sso_certificates,
+)
+from orgadmin.actions.sso_sign_in import admit_sso_sign_in, refuse_sso_attempt
 from orgadmin.actions.teams import (
     add_team_members,
+    adopt_team_for_scim,
     create_team,
     delete_team,
     remove_team_members,
@@ -55,8 +70,11 @@ __all__ = [
     "ACCOUNT_FIELDS",
     "ORGANIZATION_SETTINGS",
     "SSO_SETTINGS",
+    "accept_invitation",
     "add_member",
     "add_team_members",
+    "adopt_team_for_scim",
+    "admit_sso_sign_in",
     "change_member_role",
     "check_domain",
     "claim_domain",
@@ -67,18 +85,26 @@ __all__ = [
     "delete_team",
     "expire_domain",
     "issue_scim_token",
+    "linkable_account",
     "mark_domain_verified",
     "provision_member",
     "reactivate_member",
+    "refresh_sso_metadata",
+    "refuse_sso_attempt",
     "recheck_domains",
+    "record_proven_email",
+    "record_security_event",
     "release_domain",
     "remove_member",
     "remove_team_members",
+    "resend_invitation",
+    "revoke_invitation",
     "revoke_scim_token",
     "set_account_password",
     "update_account",
     "update_member",
     "update_organization",
     "update_sso_configuration",
+    "warn_of_expiring_sso_certificates",
     "update_team",
 ]

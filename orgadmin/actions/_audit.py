@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
+
+# A list whose JSON is longer than this (a user's hundred phone numbers) is recorded as
+# its count: an audit event says what changed without holding megabytes.
+MAX_RECORDED_LIST_CHARACTERS = 2000
 
 
 def _assign_changes(obj: Any, values: dict[str, Any]) -> dict[str, Any]:
@@ -26,4 +31,16 @@ def _jsonable(value: Any) -> Any:
 
 
 def _public_changes(changes: dict[str, Any]) -> dict[str, Any]:
-    return {key: _jsonable(value) for key, value in changes.items()}
+    """`changes` as an audit event records them: JSON values, long lists as counts."""
+    return {key: _recorded(_jsonable(value)) for key, value in changes.items()}
+
+
+def _recorded(value: Any) -> Any:
+    if isinstance(value, dict) and value.keys() == {"from", "to"}:
+        return {side: _recorded(item) for side, item in value.items()}
+    if (
+        isinstance(value, list)
+        and len(json.dumps(value, default=str)) > MAX_RECORDED_LIST_CHARACTERS
+    ):
+        return {"count": len(value)}
+    return value

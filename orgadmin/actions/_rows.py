@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any, TypeVar
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError
 from django.utils import timezone
 
 from orgadmin.errors import AlreadyExists, NoLongerExists, VersionMismatch
@@ -26,8 +25,10 @@ def _lock(obj: Row) -> Row:
 
 
 def _touch(obj: Member | Team) -> None:
+    """Bump the version of a row this transaction has locked (`_lock`): the value is
+    known, so nothing reads it back after the save."""
     obj.updated_at = timezone.now()
-    obj.version = F("version") + 1
+    obj.version += 1
 
 
 def _check_version(
@@ -50,16 +51,20 @@ def _check_version(
         )
 
 
-def _save_unique(obj: Any, message: str) -> None:
-    """Save, turning a unique-constraint race into AlreadyExists instead of a 500."""
+def _save_unique(
+    obj: Any, message: str, *, update_fields: Collection[str] | None = None
+) -> None:
+    """Save, turning a unique-constraint race into AlreadyExists instead of a 500.
+
+    Without a savepoint of its own (two round trips fewer): the failed statement
+    aborts the action's transaction, which the AlreadyExists raised here then rolls
+    back whole, or back to the action's savepoint when it runs inside another
+    transaction. So the action must let AlreadyExists out of its `atomic` block.
+    """
     try:
-        with transaction.atomic():
-            obj.save()
+        obj.save(update_fields=update_fields)
     except IntegrityError as error:
         raise AlreadyExists(message) from error
-    # _touch sets F("version") + 1, a CombinedExpression rather than an F.
-    if hasattr(getattr(obj, "version", None), "resolve_expression"):
-        obj.refresh_from_db(fields=["version"])
 
 
 def _copy_fields(source: Any, target: Any) -> None:

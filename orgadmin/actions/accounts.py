@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import TypedDict, Unpack
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Group
 from django.db import transaction
 
@@ -61,7 +62,11 @@ def create_account(
 def update_account(
     user: User, *, actor: Actor | User, **changes: Unpack[AccountChanges]
 ) -> User:
-    """Change an account's email, name, permissions and groups in one event."""
+    """Change an account's email, name, permissions and groups in one event.
+
+    A changed email forgets the account's proven addresses: the new one counts only
+    once its owner proves it.
+    """
     actor = as_actor(actor)
     unknown = set(changes) - set(ACCOUNT_FIELDS)
     if unknown:
@@ -75,6 +80,11 @@ def update_account(
         changed = _assign_changes(locked, values)
         if changed:
             _save_unique(locked, _email_taken(locked.email).message)
+        if "email" in changed:
+            # An operator's new address is not proven by its owner: the old proofs no
+            # longer describe this account, and the new one must be proven again
+            # (password reset, invitation link or SSO) before anything links to it.
+            EmailAddress.objects.filter(user=locked).delete()
         if groups is not None:
             before = sorted(locked.groups.values_list("name", flat=True))
             after = sorted(group.name for group in groups)

@@ -116,13 +116,16 @@ def mark_domain_verified(
 ) -> ClaimedDomain:
     """Verify a claim without DNS: the operator override.
 
-    Other organizations' pending claims on the domain become taken, each with its own
+    Works on a failing domain too (its failing period ends). A domain verified by
+    override stays verified when its record is missing (the operator vouched for it),
+    and becomes an ordinary DNS verification once a check finds the record. Other
+    organizations' pending claims on the domain become taken, each with its own
     domain.taken event in that organization's log.
     """
     actor = as_actor(actor)
     with transaction.atomic():
         locked = _lock_claim(claimed)
-        if locked.is_verified:
+        if locked.status == ClaimedDomain.Status.VERIFIED:
             raise InvalidValue(f"{locked.domain} is already verified.")
         other = _other_verifier(locked)
         if other is not None:
@@ -149,6 +152,8 @@ def check_domain(
       owners and admins are emailed once; a failing domain is unverified (expired) once
       FAILING_GRACE_PERIOD has passed since failing_since; other claims keep their status.
     - Try later (timeout, SERVFAIL): the status never changes.
+    - A domain verified by operator override is re-checked too, but a missing record
+      leaves it verified; a found record turns it into a DNS verification.
 
     Each change of status records one audit event (domain.verified, domain.taken,
     domain.failing, domain.unverified), plus one domain.taken for each other
@@ -301,8 +306,23 @@ def _apply_check(
             ):
                 _mark_taken(claimed, actor=actor)
             return
+        if claimed.verified_by_override:
+            claimed.verified_by_override = False
+            claimed.save()
+            record_event(
+                claimed.organization,
+                actor=actor,
+                action="domain.verified",
+                target=claimed,
+                changes={
+                    "domain": claimed.domain,
+                    "override": {"from": True, "to": False},
+                    "reason": "the record was found",
+                },
+            )
+            return
     elif outcome in (CheckOutcome.NOT_FOUND, CheckOutcome.MISMATCH):
-        if status == Status.VERIFIED:
+        if status == Status.VERIFIED and not claimed.verified_by_override:
             claimed.failing_since = now
             claimed.owners_warned_at = None
             _change_status(
@@ -341,9 +361,11 @@ def _save_verified(
         "verified_at": claimed.verified_at,
         "failing_since": claimed.failing_since,
         "owners_warned_at": claimed.owners_warned_at,
+        "verified_by_override": claimed.verified_by_override,
     }
     claimed.status = ClaimedDomain.Status.VERIFIED
     claimed.verified_at = now
+    claimed.verified_by_override = override
     claimed.failing_since = None
     claimed.owners_warned_at = None
     try:

@@ -1,16 +1,25 @@
-"""Members: invitations, SCIM provisioning, directory updates, roles and removal."""
+"""Members: SCIM provisioning, directory updates, roles, removal, and the linking rule.
+
+The linking rule: a member is attached to an existing account only when that
+account's address is proven (a verified allauth EmailAddress) and on a domain the
+organization has verified. User.email alone proves nothing: an operator or an old
+allauth email page may have set it. Otherwise the member stays unlinked until the
+person proves the mailbox (the invitation's own link, a password reset, or SSO), and
+`record_proven_email` then links it.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Collection
 from typing import Any, TypedDict, Unpack
 
+from allauth.account.models import EmailAddress
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from orgadmin import domains
 from orgadmin.actions._audit import _assign_changes, _public_changes
-from orgadmin.actions._mail import _send_templated_mail
 from orgadmin.actions._rows import (
     _check_version,
     _copy_fields,
@@ -27,52 +36,19 @@ from orgadmin.errors import (
     NotPermitted,
     ProtectedOwner,
 )
-from orgadmin.models import AuditEvent, Member, MemberEmail, Organization, User
+from orgadmin.models import (
+    AuditEvent,
+    ClaimedDomain,
+    Member,
+    MemberEmail,
+    Organization,
+    User,
+)
 
-
-def add_member(
-    organization: Organization,
-    *,
-    email: str,
-    actor: Actor | User,
-    role: str = Member.Role.MEMBER,
-    full_name: str = "",
-    notify: bool = True,
-) -> Member:
-    """Invite a person by email: their account is created when they have none yet.
-
-    With `notify`, the person is emailed how to sign in once the invitation is saved.
-    """
-    actor = as_actor(actor)
-    with transaction.atomic():
-        member = _add_member(
-            organization, email=email, role=role, source="invited", full_name=full_name
-        )
-        record_event(
-            organization,
-            actor=actor,
-            action="member.added",
-            target=member,
-            changes={"email": member.email, "role": role},
-        )
-        if notify:
-            transaction.on_commit(lambda: _send_invitation(member, invited_by=actor))
-    return member
-
-
-def _send_invitation(member: Member, *, invited_by: Actor) -> None:
-    # A failed send leaves the invitation standing: the admin can resend it or tell
-    # the person how to sign in.
-    _send_templated_mail(
-        "invitation",
-        {
-            "member": member,
-            "organization": member.organization,
-            "invited_by": invited_by.label,
-            "has_password": member.user.has_usable_password(),
-        },
-        [member.email],
-    )
+# How an address was proven, as member.account_linked events name it.
+PROOFS = frozenset(
+    {"invitation", "password_reset", "verified_email", "verified_domain", "sso"}
+)
 
 
 class MemberChanges(TypedDict, total=False):
@@ -125,8 +101,8 @@ def provision_member(
 
     When the organization restricts to claimed domains, the work email (or the user
     name, when it is an email) must be on one of its verified domains. An existing
-    account with that email is linked only when its domain is verified by this
-    organization.
+    account is linked by the linking rule (`linkable_account`); otherwise the member
+    waits, unlinked, for the person to prove the address.
     """
     actor = as_actor(actor)
     _require_known_fields(attributes)
@@ -135,11 +111,12 @@ def provision_member(
     email = _identity_email(emails, user_name)
     fields: dict[str, Any] = {**attributes, "user_name": user_name, "email": email}
     with transaction.atomic():
-        verified = organization.verified_domain_names()
         email_domain = email.rpartition("@")[2] if email else ""
+        domain_verified, user = _verified_domain_and_account(organization, email)
         if organization.restrict_to_claimed_domains:
-            _require_verified_email(email, email_domain, verified)
-        user = _account_for_email(email) if email_domain in verified else None
+            _require_verified_email(
+                email, email_domain, {email_domain} if domain_verified else set()
+            )
         if (
             user is not None
             and Member.objects.filter(organization=organization, user=user).exists()
@@ -160,7 +137,7 @@ def provision_member(
             member,
             f'A member with the user name "{user_name}" or this external id exists.',
         )
-        _replace_emails(member, emails)
+        _insert_emails(member, emails)
         record_event(
             organization,
             actor=actor,
@@ -168,6 +145,8 @@ def provision_member(
             target=member,
             changes=_public_changes({**fields, "emails": emails}),
         )
+        if user is not None:
+            _record_link(member, proof="verified_domain", actor=actor)
     return member
 
 
@@ -198,9 +177,12 @@ def update_member(
         locked = _lock(member)
         _check_version(locked, expected_version)
         _require_owner_to_manage_owner(locked, actor, dict(changes))
-        current_emails = [e.as_scim() for e in locked.email_addresses.all()]
-        emails = current_emails if new_emails is None else _clean_emails(new_emails)
+        # The current emails are read only when they may change or decide the work
+        # email; a rename or a deactivation does not need them.
+        current_emails = emails = None
         if new_emails is not None or "user_name" in attributes:
+            current_emails = [e.as_scim() for e in locked.email_addresses.all()]
+            emails = current_emails if new_emails is None else _clean_emails(new_emails)
             user_name = attributes.get("user_name", locked.user_name)
             attributes["email"] = _identity_email(emails, user_name)
         if (
@@ -217,9 +199,10 @@ def update_member(
             _require_other_owner(locked)
             _refuse_own_deactivation(locked, actor)
         changed = _assign_changes(locked, attributes)
+        new_email_rows = None
         if emails != current_emails:
             changed["emails"] = {"from": current_emails, "to": emails}
-            _replace_emails(locked, emails)
+            new_email_rows = _replace_emails(locked, emails)
         if changed:
             action = "member.updated"
             if was_active != locked.is_active:
@@ -229,7 +212,9 @@ def update_member(
                 locked.deactivated_at = None if locked.is_active else timezone.now()
             _touch(locked)
             _save_unique(
-                locked, "Another member already has this user name or external id."
+                locked,
+                "Another member already has this user name or external id.",
+                update_fields=MEMBER_SAVED_ON_UPDATE.union(attributes),
             )
             record_event(
                 organization,
@@ -239,7 +224,13 @@ def update_member(
                 changes=_public_changes(changed),
             )
     _copy_fields(locked, member)
+    if new_email_rows is not None:
+        _remember_emails(member, new_email_rows)
     return member
+
+
+# What every saved update writes besides the changed fields.
+MEMBER_SAVED_ON_UPDATE = frozenset({"version", "updated_at", "deactivated_at"})
 
 
 def deactivate_member(member: Member, *, actor: Actor | User) -> Member:
@@ -315,21 +306,158 @@ def _require_user_name(user_name: str | None) -> str:
     return user_name
 
 
-def _add_member(
+def linkable_account(email: str, *, verified_domains: Collection[str]) -> User | None:
+    """The linking rule: the account whose proven address is `email` (a verified
+    EmailAddress, any case), when the email's domain is among `verified_domains`
+    (the organization's); None otherwise."""
+    email = User.objects.normalize_email(email)
+    if not email or email.rpartition("@")[2] not in verified_domains:
+        return None
+    address = (
+        EmailAddress.objects.filter(email__iexact=email, verified=True)
+        .select_related("user")
+        .first()
+    )
+    return address.user if address is not None else None
+
+
+def _verified_domain_and_account(
+    organization: Organization, email: str
+) -> tuple[bool, User | None]:
+    """Whether the email's domain is one the organization verified, and the account
+    the linking rule links to it (as `linkable_account`): one query, and a second only
+    when there is an account to link."""
+    email = User.objects.normalize_email(email)
+    domain = email.rpartition("@")[2]
+    if not domain:
+        return False, None
+    proven = (
+        EmailAddress.objects.filter(email__iexact=email, verified=True)
+        .order_by("pk")
+        .values("user_id")[:1]
+    )
+    row = (
+        organization.claimed_domains.filter(
+            domain=domain, status__in=ClaimedDomain.VERIFIED_STATUSES
+        )
+        .annotate(account_id=Subquery(proven))
+        .values_list("pk", "account_id")
+        .first()
+    )
+    if row is None:
+        return False, None
+    account_id = row[1]
+    return True, User.objects.get(pk=account_id) if account_id else None
+
+
+def record_proven_email(
+    user: User, *, email: str, proof: str, actor: Actor | User | None = None
+) -> list[Member]:
+    """Record that the person of `user` controls `email`, then link their unlinked
+    members with that email in the organization that verified its domain.
+
+    `proof` says how: "password_reset", "verified_email", "sso" (a signed SAML
+    assertion) or "invitation". A pending invitation on a domain its organization has
+    not verified is left alone: only its own link accepts it. Returns the members
+    linked.
+    """
+    if proof not in PROOFS:
+        raise ValueError(f"Not a proof: {proof}.")
+    actor = as_actor(actor or user)
+    email = User.objects.normalize_email(email)
+    with transaction.atomic():
+        if User.objects.filter(email__iexact=email).exclude(pk=user.pk).exists():
+            raise AlreadyExists(
+                f"Another account has the address {email}.", field="email"
+            )
+        _prove_address(user, email)
+        return _link_proven_members(user, email, proof=proof, actor=actor)
+
+
+def _prove_address(user: User, email: str) -> None:
+    """Mark `email` verified for `user` (primary when it is the account's address)."""
+    # An address has one verified owner; whoever proves the mailbox now takes it from
+    # any other account's stale or self-asserted row.
+    EmailAddress.objects.filter(email__iexact=email).exclude(user=user).delete()
+    primary = email == User.objects.normalize_email(user.email)
+    if primary:
+        EmailAddress.objects.filter(user=user, primary=True).exclude(
+            email__iexact=email
+        ).update(primary=False)
+    address = EmailAddress.objects.filter(user=user, email__iexact=email).first()
+    if address is None:
+        EmailAddress.objects.create(
+            user=user, email=email, verified=True, primary=primary
+        )
+    elif not address.verified or address.primary != primary:
+        address.verified = True
+        address.primary = address.primary or primary
+        address.save(update_fields=["verified", "primary"])
+
+
+def _link_proven_members(
+    user: User, email: str, *, proof: str, actor: Actor
+) -> list[Member]:
+    # A verified domain has one verifier (claimed_domain_one_verifier), so at most one
+    # organization's members match.
+    verifier = ClaimedDomain.objects.filter(
+        domain=email.rpartition("@")[2], status__in=ClaimedDomain.VERIFIED_STATUSES
+    ).values("organization_id")
+    already = Member.objects.filter(user=user).values("organization_id")
+    members = list(
+        Member.objects.select_for_update(of=("self",))
+        .select_related("organization")
+        .filter(user__isnull=True, email__iexact=email, organization_id__in=verifier)
+        .exclude(organization_id__in=already)
+        .order_by("pk")
+    )
+    for member in members:
+        _link_member(member, user, proof=proof, actor=actor)
+    return members
+
+
+def _link_member(member: Member, user: User, *, proof: str, actor: Actor) -> None:
+    """Attach the account; its invitation, if any, is over."""
+    member.user = user
+    member.invitation_nonce = ""
+    member.invitation_expires_at = None
+    member.save(update_fields=["user", "invitation_nonce", "invitation_expires_at"])
+    _record_link(member, proof=proof, actor=actor)
+
+
+def _record_link(member: Member, *, proof: str, actor: Actor) -> None:
+    record_event(
+        member.organization,
+        actor=actor,
+        action="member.account_linked",
+        target=member,
+        changes={"account": member.user.email, "proof": proof},
+    )
+
+
+def _require_email_address(email: str) -> str:
+    email = User.objects.normalize_email(email)
+    if "@" not in email:
+        raise InvalidValue(f'"{email}" is not an email address.', field="email")
+    return email
+
+
+def _new_member(
     organization: Organization,
     *,
     email: str,
     role: str,
     source: str,
+    user: User | None,
     full_name: str = "",
 ) -> Member:
-    email = User.objects.normalize_email(email)
-    if "@" not in email:
-        raise InvalidValue(f'"{email}" is not an email address.', field="email")
+    """Save a member known by its email (invited, or the first owner)."""
     if role not in Member.Role.values:
         raise InvalidValue(f'"{role}" is not a role.', field="role")
-    user = _account_for_email(email, create=True, full_name=full_name)
-    if Member.objects.filter(organization=organization, user=user).exists():
+    if (
+        user is not None
+        and Member.objects.filter(organization=organization, user=user).exists()
+    ):
         raise AlreadyExists(f"{email} is already a member.", field="email")
     member = Member(
         organization=organization,
@@ -338,22 +466,40 @@ def _add_member(
         source=source,
         user_name=email,
         email=email,
-        display_name=full_name or user.full_name,
+        display_name=full_name or (user.full_name if user else ""),
     )
     _save_unique(member, f"{email} is already a member.")
-    _replace_emails(member, [{"value": email, "type": "work", "primary": True}])
+    _insert_emails(member, [{"value": email, "type": "work", "primary": True}])
     return member
 
 
-def _account_for_email(
-    email: str, *, create: bool = False, full_name: str = ""
-) -> User | None:
-    if not email:
-        return None
+def _add_member(
+    organization: Organization,
+    *,
+    email: str,
+    role: str,
+    source: str,
+    full_name: str = "",
+) -> Member:
+    """The first owner an operator names (create_organization): the account with that
+    address, created when there is none, is linked without further proof.
+
+    The operator vouches for it, as they could set its password in the admin anyway;
+    a new account has no password, so only a password reset (which proves the
+    mailbox) or SSO opens it.
+    """
+    email = _require_email_address(email)
     user = User.objects.filter(email__iexact=email).first()
-    if user is None and create:
+    if user is None:
         user = User.objects.create_user(email=email, password=None, full_name=full_name)
-    return user
+    return _new_member(
+        organization,
+        email=email,
+        role=role,
+        source=source,
+        user=user,
+        full_name=full_name,
+    )
 
 
 def _clean_emails(emails: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -374,9 +520,15 @@ def _clean_emails(emails: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return cleaned
 
 
-def _replace_emails(member: Member, emails: list[dict[str, Any]]) -> None:
+def _replace_emails(member: Member, emails: list[dict[str, Any]]) -> list[MemberEmail]:
     MemberEmail.objects.filter(member=member).delete()
-    MemberEmail.objects.bulk_create(
+    return _insert_emails(member, emails)
+
+
+def _insert_emails(member: Member, emails: list[dict[str, Any]]) -> list[MemberEmail]:
+    """Save the emails of a member that has none; they are then its
+    `email_addresses`, so its SCIM answer does not read them back."""
+    rows = MemberEmail.objects.bulk_create(
         MemberEmail(
             member=member,
             value=email["value"],
@@ -387,6 +539,18 @@ def _replace_emails(member: Member, emails: list[dict[str, Any]]) -> None:
         )
         for position, email in enumerate(emails)
     )
+    _remember_emails(member, rows)
+    return rows
+
+
+def _remember_emails(member: Member, rows: list[MemberEmail]) -> None:
+    """Make `rows` the member's `email_addresses.all()` as prefetch_related does."""
+    emails = member.email_addresses.all()
+    emails._result_cache = list(rows)
+    emails._prefetch_done = True
+    if not hasattr(member, "_prefetched_objects_cache"):
+        member._prefetched_objects_cache = {}
+    member._prefetched_objects_cache["email_addresses"] = emails
 
 
 def _identity_email(emails: list[dict[str, Any]], user_name: str) -> str:
@@ -397,9 +561,17 @@ def _identity_email(emails: list[dict[str, Any]], user_name: str) -> str:
         or (emails[0] if emails else None)
     )
     if chosen:
-        return str(chosen["value"]).strip().lower()
-    user_name = (user_name or "").strip().lower()
-    return user_name if "@" in user_name else ""
+        email = str(chosen["value"]).strip().lower()
+    else:
+        user_name = (user_name or "").strip().lower()
+        email = user_name if "@" in user_name else ""
+    # Checked after lowercasing, which can lengthen a value ("İ" becomes two characters).
+    limit = Member._meta.get_field("email").max_length
+    if len(email) > limit:
+        raise InvalidValue(
+            f"The work email is longer than {limit} characters.", field="email"
+        )
+    return email
 
 
 def _require_verified_email(email: str, email_domain: str, verified: set[str]) -> None:
@@ -514,6 +686,8 @@ def _require_other_owner(member: Member) -> None:
             organization_id=member.organization_id,
             role=Member.Role.OWNER,
             is_active=True,
+            # A pending owner (an invitation not accepted yet) cannot sign in.
+            user__isnull=False,
         )
         .exclude(pk=member.pk)
         .exists()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from functools import partial
 
+from django.core.cache import cache
 from django.db import transaction
 from django.utils import timezone
 
@@ -62,6 +64,12 @@ def revoke_scim_token(token: ScimToken, *, actor: Actor | User) -> ScimToken:
             raise InvalidValue(f"{locked.label} is already revoked.")
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])
+        # The SCIM endpoint keeps the row for a second (scim/token_cache.py): drop it
+        # now, and again once committed, so that no request in between caches it
+        # still active.
+        forget = partial(cache.delete, ScimToken.cache_key(locked.digest))
+        forget()
+        transaction.on_commit(forget)
         record_event(
             locked.organization,
             actor=actor,

@@ -31,20 +31,32 @@ def create_team(
     member_ids: Iterable[int] = (),
     scim_managed: bool = False,
 ) -> Team:
-    """Create a team, with its first members given by Member pk (of this organization)."""
+    """Create a team, with its first members given by Member pk (of this organization).
+
+    A SCIM create (`scim_managed`) with an external id, named as a team an admin
+    handed to SCIM (`adopt_team_for_scim`) that no group is linked to yet, links that
+    team instead of failing on its name: see `_link_adopted_team`.
+    """
     actor = as_actor(actor)
     display_name = _require_name(display_name)
     with transaction.atomic():
         member_ids = _organization_member_ids(organization, member_ids)
+        adopted = (
+            _adopted_team(organization, display_name)
+            if scim_managed and external_id
+            else None
+        )
+        if adopted is not None:
+            return _link_adopted_team(
+                adopted, external_id=external_id, member_ids=member_ids, actor=actor
+            )
         team = Team(
             organization=organization,
             display_name=display_name,
             external_id=external_id or None,
             is_scim_managed=scim_managed,
         )
-        _save_unique(
-            team, f'A team named "{display_name}" or with this external id exists.'
-        )
+        _save_unique(team, name_taken_message(display_name))
         TeamMembership.objects.bulk_create(
             [TeamMembership(team=team, member_id=pk) for pk in member_ids]
         )
@@ -61,6 +73,88 @@ def create_team(
                 "members_added": len(member_ids),
             },
         )
+    return team
+
+
+def name_taken_message(display_name: str) -> str:
+    """The refusal of a create whose name or external id another team has. A SCIM
+    client shows it in its provisioning log, so it says what the admin can do."""
+    return (
+        f'A team named "{display_name}" or with this external id exists. If it is '
+        "the same team, an owner or admin can hand it to SCIM on the Teams page; "
+        "otherwise rename one of them."
+    )
+
+
+def adopt_team_for_scim(team: Team, *, actor: Actor | User) -> Team:
+    """Hand a team made in orgadmin to SCIM, for an IdP group of the same name.
+
+    The settings UI stops changing it (the IdP owns it). Entra ID matches groups by
+    displayName by default (`GET /Groups?filter=displayName eq "..."`) and PATCHes
+    the team it finds; a client matching on externalId instead POSTs the group, got
+    409 for the name, and retries on its next cycle: that create now links this team
+    (create_team). Already SCIM-managed teams are refused.
+    """
+    actor = as_actor(actor)
+    with transaction.atomic():
+        locked = _lock(team)
+        if locked.is_scim_managed:
+            raise InvalidValue(f"{locked.display_name} is already managed by SCIM.")
+        changed = _assign_changes(locked, {"is_scim_managed": True})
+        _touch(locked)
+        locked.save()
+        record_event(
+            locked.organization,
+            actor=actor,
+            action="team.adopted",
+            target=locked,
+            changes=changed,
+        )
+    _copy_fields(locked, team)
+    return team
+
+
+def _adopted_team(organization: Organization, display_name: str) -> Team | None:
+    """A SCIM-managed team of this name that no IdP group is linked to (no external
+    id), locked."""
+    return (
+        Team.objects.select_for_update()
+        .filter(
+            organization=organization,
+            display_name__iexact=display_name,
+            is_scim_managed=True,
+            external_id__isnull=True,
+        )
+        .first()
+    )
+
+
+def _link_adopted_team(
+    team: Team, *, external_id: str, member_ids: set[int], actor: Actor
+) -> Team:
+    """Link an IdP group to the adopted team: its external id, and the create's
+    members in place of the team's, as a create would have them."""
+    changed = _assign_changes(team, {"external_id": external_id})
+    current = set(
+        TeamMembership.objects.filter(team=team).values_list("member_id", flat=True)
+    )
+    added, removed = _apply_membership(
+        team, add=member_ids - current, remove=current - member_ids
+    )
+    if added:
+        changed["members_added"] = added
+    if removed:
+        changed["members_removed"] = removed
+    _touch(team)
+    _save_unique(team, name_taken_message(team.display_name))
+    team.refresh_from_db()
+    record_event(
+        team.organization,
+        actor=actor,
+        action="team.linked",
+        target=team,
+        changes=changed,
+    )
     return team
 
 
@@ -105,14 +199,13 @@ def update_team(
         if "external_id" in changes:
             attributes["external_id"] = changes["external_id"] or None
         changed = _assign_changes(locked, attributes)
-        add = _organization_member_ids(organization, changes.get("add_member_ids", ()))
-        remove = _organization_member_ids(
-            organization, changes.get("remove_member_ids", ())
-        )
-        if changes.get("replace_member_ids") is not None:
-            wanted = _organization_member_ids(
-                organization, changes["replace_member_ids"]
-            )
+        add = set(changes.get("add_member_ids", ()))
+        remove = set(changes.get("remove_member_ids", ()))
+        replace = changes.get("replace_member_ids")
+        wanted = set(replace) if replace is not None else set()
+        # One statement locks them all, in one order (see _organization_member_ids).
+        _organization_member_ids(organization, add | remove | wanted)
+        if replace is not None:
             current = set(
                 TeamMembership.objects.filter(team=locked).values_list(
                     "member_id", flat=True
@@ -127,7 +220,11 @@ def update_team(
             changed["members_removed"] = removed
         if changed:
             _touch(locked)
-            _save_unique(locked, "Another team already has this name or external id.")
+            _save_unique(
+                locked,
+                "Another team already has this name or external id.",
+                update_fields={"version", "updated_at", *attributes},
+            )
             record_event(
                 organization,
                 actor=actor,
@@ -186,13 +283,23 @@ def _require_name(display_name: str | None) -> str:
 def _organization_member_ids(
     organization: Organization, member_ids: Iterable[int]
 ) -> set[int]:
+    """The ids, each checked to be a member of the organization and locked until the
+    transaction ends.
+
+    The lock keeps a member that a parallel request is removing from the organization
+    either gone before (refused here) or there until the memberships are committed
+    (its removal then deletes them too); without it, the membership would fail its
+    foreign key at commit, a 500. Rows are locked in pk order, so two team changes
+    sharing members wait for one another instead of deadlocking.
+    """
     wanted = set(member_ids)
     if not wanted:
         return set()
     found = set(
-        Member.objects.filter(organization=organization, pk__in=wanted).values_list(
-            "pk", flat=True
-        )
+        Member.objects.filter(organization=organization, pk__in=wanted)
+        .select_for_update(no_key=True)
+        .order_by("pk")
+        .values_list("pk", flat=True)
     )
     missing = wanted - found
     if missing:

@@ -203,14 +203,18 @@ def test_provisioning_refuses_an_email_outside_verified_domains(organization):
 
 
 def test_provisioning_links_an_existing_account_only_on_a_verified_domain(db):
+    # Both accounts have a proven address (tests/orgadmin/test_identity.py covers the
+    # unproven ones): only the domain differs.
     open_org = make_organization("open", domain=None, restrict_to_claimed_domains=False)
-    User.objects.create_user(email="pat@elsewhere.example")
+    pat = User.objects.create_user(email="pat@elsewhere.example")
+    actions.record_proven_email(pat, email=pat.email, proof="password_reset")
     member = actions.provision_member(
         open_org, user_name="pat@elsewhere.example", actor=SYSTEM
     )
     assert member.user is None
     acme = make_organization("acme", domain="acme.example")
     existing = User.objects.create_user(email="kim@acme.example")
+    actions.record_proven_email(existing, email=existing.email, proof="password_reset")
     member = actions.provision_member(acme, user_name="kim@acme.example", actor=SYSTEM)
     assert member.user == existing and member.source == "scim"
 

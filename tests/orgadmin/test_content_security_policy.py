@@ -13,7 +13,7 @@ from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.contrib import admin
 from django.urls import get_resolver, reverse
 
-from orgadmin import actions
+from orgadmin import actions, invitations
 from tests import helpers
 from tests.helpers import PASSWORD, SYSTEM
 
@@ -93,8 +93,10 @@ def settings_ui_urls(organization) -> list[str]:
     )
     claimed = actions.claim_domain(organization, domain="widgets.example", actor=SYSTEM)
     token, _ = actions.issue_scim_token(organization, name="Entra", actor=SYSTEM)
+    invited = actions.add_member(organization, email="kim@acme.example", actor=SYSTEM)
     _, namespaced = get_resolver().namespace_dict["orgadmin"]
     values = {
+        "token": invitations.make_token(invited),
         "slug": organization.slug,
         "member_id": member.pk,
         "team_id": team.pk,

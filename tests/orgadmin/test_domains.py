@@ -313,6 +313,11 @@ def test_check_now_revives_an_expired_claim_whose_record_is_back(
 
 
 def test_verify_domains_command_reports_what_changed(organization, dns_responder):
+    # acme.example verified by its record (not the operator override of
+    # make_organization, which a missing record leaves verified), then the record goes.
+    acme = organization.claimed_domains.get(domain="acme.example")
+    dns_responder.set_txt("acme.example", acme.record_value)
+    actions.check_domain(acme, actor=SYSTEM, now=timezone.now() - DAY)
     claimed = actions.claim_domain(organization, domain="widgets.example", actor=SYSTEM)
     dns_responder.set_txt("widgets.example", claimed.record_value)
     dns_responder.set_txt("acme.example", "v=spf1 -all")
@@ -320,13 +325,14 @@ def test_verify_domains_command_reports_what_changed(organization, dns_responder
 
     call_command("verify_domains", stdout=out)
 
+    # Least recently checked first: widgets.example never was.
     assert out.getvalue().splitlines() == [
+        "widgets.example (acme): pending -> verified. The verification record was "
+        "found on widgets.example.",
         "acme.example (acme): verified -> failing. No TXT record with the "
         "verification value was found on acme.example (1 other TXT record, none "
         "starting with orgadmin-domain-verification=).",
-        "widgets.example (acme): pending -> verified. The verification record was "
-        "found on widgets.example.",
-        "Checked 2 domains; 1 failing, 1 verified.",
+        "Checked 2 domains; 1 verified, 1 failing.",
     ]
     event = AuditEvent.objects.get(action="domain.failing")
     assert event.actor_label == "Scheduled check (manage.py verify_domains)"

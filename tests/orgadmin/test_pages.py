@@ -12,7 +12,7 @@ def test_owner_signs_in_with_email_and_password(client, organization, owner):
         "/accounts/login/", {"login": "OWNER@acme.example", "password": PASSWORD}
     )
     assert response.status_code == 302
-    assert "Acme" in client.get("/").content.decode()
+    assert "Acme" in client.get("/", follow=True).content.decode()
 
 
 def test_nobody_can_sign_up_on_their_own(client, db):

@@ -70,9 +70,9 @@ def test_after_the_domain_is_verified_the_next_step_is_sso_then_scim(
     assert "Next: connect SCIM provisioning." in page
     assert 'data-testid="sso-sign-in-url"' in page
     assert "/accounts/saml/acme/login/" in page
-    # SAML sign-in is not built yet, and the tab says so rather than promise it works.
-    assert 'data-testid="sso-not-yet"' in page
-    assert "When SAML sign-in arrives" in page
+    # SAML sign-in works now: the tab no longer says it is not available.
+    assert 'data-testid="sso-not-yet"' not in page
+    assert "not available yet" not in page
 
 
 def test_a_used_scim_token_completes_the_setup(owner_client, organization, client):
@@ -162,7 +162,7 @@ def test_password_reset_ends_with_a_way_to_sign_in(client, organization):
     assert 'href="/accounts/login/"' in page
 
 
-def test_an_invited_person_is_emailed_how_to_sign_in(
+def test_an_invited_person_is_emailed_a_link_to_accept(
     owner_client, mailoutbox, django_capture_on_commit_callbacks
 ):
     # The invitation is sent once the transaction commits.
@@ -173,27 +173,28 @@ def test_an_invited_person_is_emailed_how_to_sign_in(
             follow=True,
         )
     page = response.content.decode()
-    assert "grace@acme.example was added and emailed how to sign in" in page
-    assert "Forgot your password?" in page
+    assert "grace@acme.example was invited: they join once they follow the link" in page
     (invitation,) = mailoutbox
     assert invitation.to == ["grace@acme.example"]
-    assert invitation.subject == "You were added to Acme"
-    assert "owner@acme.example added you to Acme" in invitation.body
-    # A new account has no password yet: the email leads to setting one first.
-    assert "https://orgadmin.test/accounts/password/reset/" in invitation.body
-    assert "https://orgadmin.test/accounts/login/" in invitation.body
+    assert invitation.subject == "You are invited to join Acme"
+    assert "owner@acme.example invited you to join Acme" in invitation.body
+    # No account yet: the link (not a password reset) lets them set a password.
+    assert "https://orgadmin.test/invitations/" in invitation.body
+    assert "It works once, until" in invitation.body
+    assert "password/reset" not in invitation.body
 
 
-def test_an_existing_account_is_invited_to_sign_in_with_its_password(
+def test_a_proven_account_on_a_verified_domain_is_told_to_sign_in(
     organization, mailoutbox, django_capture_on_commit_callbacks
 ):
-    other = helpers.make_organization("globex", domain="globex.example")
-    person = helpers.make_member(other, "kim@globex.example")
+    person = helpers.make_member(organization, "kim@acme.example")
+    actions.remove_member(person, actor=helpers.SYSTEM)
     with django_capture_on_commit_callbacks(execute=True):
         actions.add_member(organization, email=person.email, actor=helpers.SYSTEM)
     (invitation,) = mailoutbox
-    assert "Sign in with your email address and your password" in invitation.body
-    assert "password/reset" not in invitation.body
+    assert invitation.subject == "You were added to Acme"
+    assert "Sign in with your email address (kim@acme.example)" in invitation.body
+    assert "/invitations/" not in invitation.body
 
 
 def test_adding_an_unknown_email_to_a_team_is_an_error_next_to_the_field(

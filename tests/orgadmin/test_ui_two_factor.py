@@ -25,7 +25,7 @@ def test_cancel_on_the_sign_in_code_page_is_a_secondary_button(client, owner):
     page = response.content.decode()
     cancel = button(page, "Cancel")
     assert 'class="secondary"' in cancel and 'form="logout-from-stage"' in cancel
-    assert 'class=""' in button(page, "Sign In")
+    assert 'class=""' in button(page, "Sign in")
 
 
 def test_recovery_codes_page_leads_back_to_two_factor(client, owner):

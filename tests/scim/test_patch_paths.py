@@ -3,7 +3,8 @@
 
 import pytest
 
-from scim.filters import MAX_COMPARISONS, MAX_FILTER_LENGTH, MAX_NESTING
+from scim.filters import MAX_COMPARISONS, MAX_FILTER_LENGTH
+from scim.limits import MAX_FILTER_NESTING
 from scim.patch import MAX_PATH_LENGTH, MAX_PATH_TEXT_PER_PATCH
 from tests.helpers import GROUP, assert_error, create, member_ids, patch, patch_group
 
@@ -130,9 +131,9 @@ def test_a_list_filter_with_and_inside_or_follows_the_rfc(scim):
         (
             PHONES
             + "["
-            + "(" * (MAX_NESTING + 1)
+            + "(" * (MAX_FILTER_NESTING + 1)
             + 'value eq "1"'
-            + ")" * (MAX_NESTING + 1)
+            + ")" * (MAX_FILTER_NESTING + 1)
             + "]",
             "nests deeper than",
         ),
@@ -201,7 +202,11 @@ def test_a_deeply_nested_members_path_gets_400_and_changes_nothing(scim):
         "Groups",
         {"schemas": [GROUP], "displayName": "Ops", "members": [{"value": member}]},
     ).json()
-    nested = "(" * (MAX_NESTING + 5) + f'value eq "{member}"' + ")" * (MAX_NESTING + 5)
+    nested = (
+        "(" * (MAX_FILTER_NESTING + 5)
+        + f'value eq "{member}"'
+        + ")" * (MAX_FILTER_NESTING + 5)
+    )
 
     response = patch_group(
         scim, group["id"], {"op": "remove", "path": f"members[{nested}]"}

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from orgadmin import actions
 from orgadmin.models import AuditEvent, Member, ScimRequestLog, User
 from scim.parsers import MAX_PAYLOAD_BYTES
 from tests.helpers import (
@@ -480,9 +481,11 @@ def test_reactivation_is_logged_as_reactivated(scim):
 
 def test_delete_removes_the_member_keeps_the_account_then_404(scim):
     account = User.objects.create_user(email="pat@acme.example")
+    actions.record_proven_email(account, email=account.email, proof="password_reset")
     user = create(scim)
     member = member_of(user)
-    assert member.user == account  # linked: its domain is verified by the organization
+    # Linked: its address is proven and its domain verified by the organization.
+    assert member.user == account
     assert scim.delete(f"Users/{user['id']}").status_code == 204
     assert not Member.objects.filter(pk=member.pk).exists()
     account.refresh_from_db()  # the person's account stays

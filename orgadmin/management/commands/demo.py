@@ -6,8 +6,15 @@ from orgadmin.management.commands._base import OrgAdminCommand
 from orgadmin.models import ClaimedDomain, Member, Organization, ScimToken, Team, User
 from orgadmin.public_urls import scim_tenant_url
 
+# One password for every demo account; printed by the command and given in the README.
 DEMO_PASSWORD = "orgadmin-demo"
 DEMO_TOKEN_NAME = "Demo token"
+# The people who can sign in, one per role; the other demo members stay invited.
+DEMO_SIGN_INS = [
+    ("owner", "owner@acme.example"),
+    ("admin", "ada@acme.example"),
+    ("member", "grace@acme.example"),
+]
 DEMO_MEMBERS = [
     ("ada@acme.example", "Ada Lovelace", Member.Role.ADMIN),
     ("grace@acme.example", "Grace Hopper", Member.Role.MEMBER),
@@ -42,9 +49,8 @@ class Command(OrgAdminCommand):
             if not claimed.is_verified:
                 actions.mark_domain_verified(claimed, actor=actor)
             owner = User.objects.get(email="owner@acme.example")
-            owner.set_password(DEMO_PASSWORD)
-            owner.full_name = owner.full_name or "Olivia Owner"
-            owner.save()
+            if not owner.full_name:
+                actions.update_account(owner, full_name="Olivia Owner", actor=actor)
             by_email = {}
             for email, full_name, role in DEMO_MEMBERS:
                 member = Member.objects.filter(
@@ -60,6 +66,8 @@ class Command(OrgAdminCommand):
                         notify=False,  # sample people at acme.example have no mailbox
                     )
                 by_email[email] = member
+            for _, email in DEMO_SIGN_INS:
+                _give_demo_password(organization, email, actor=actor)
             for name, emails in DEMO_TEAMS.items():
                 if not Team.objects.filter(
                     organization=organization, display_name=name
@@ -81,11 +89,25 @@ class Command(OrgAdminCommand):
             )
         base = settings.ORGADMIN_BASE_URL
         self.stdout.write(
-            "Demo organization: Acme (acme), verified domain acme.example"
+            "Demo organization: Acme (acme), domain acme.example (verified by "
+            "operator override)"
         )
-        self.stdout.write(f"Sign in:     {base}/accounts/login/")
         self.stdout.write(
-            f"  email:     owner@acme.example   password: {DEMO_PASSWORD}"
+            f"Sign in at {base}/accounts/login/ with the password {DEMO_PASSWORD}:"
         )
+        for role, email in DEMO_SIGN_INS:
+            self.stdout.write(f"  {role:<7} {email:<22} password: {DEMO_PASSWORD}")
         self.stdout.write(f"SCIM Tenant URL: {scim_tenant_url()}")
         self.stdout.write(f"SCIM token:      {secret}")
+
+
+def _give_demo_password(organization, email: str, *, actor) -> None:
+    """Accept the member's invitation with the demo password, or, when their account
+    exists already (the command ran before), set that password again."""
+    member = Member.objects.get(organization=organization, email=email)
+    if member.is_invitation_pending:
+        actions.accept_invitation(
+            member, nonce=member.invitation_nonce, password=DEMO_PASSWORD
+        )
+    elif member.user is not None and not member.user.check_password(DEMO_PASSWORD):
+        actions.set_account_password(member.user, password=DEMO_PASSWORD, actor=actor)
