@@ -17,6 +17,7 @@ from orgadmin.models import (
     ClaimedDomain,
     Member,
     Organization,
+    RemovedMember,
     ScimToken,
     Team,
     User,
@@ -44,7 +45,10 @@ def access_organization(
     if not user.is_authenticated:
         raise Http404("No such organization.")
     member = (
-        Member.objects.select_related("organization")
+        # The brake comes along for the settings pages' banner, in the same query.
+        Member.objects.select_related(
+            "organization", "organization__deprovisioning_brake"
+        )
         .filter(organization__slug=slug, user=user, is_active=True)
         .first()
     )
@@ -56,6 +60,15 @@ def access_organization(
 def access_member(organization: Organization, member_id: int | str) -> Member:
     return _get(
         Member.objects.for_organization(organization).select_related("user"), member_id
+    )
+
+
+def access_removed_member(
+    organization: Organization, removed_id: int | str
+) -> RemovedMember:
+    """A removed member that can still be restored."""
+    return _get(
+        RemovedMember.objects.for_organization(organization).restorable(), removed_id
     )
 
 

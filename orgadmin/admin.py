@@ -25,9 +25,11 @@ from orgadmin.errors import OrgAdminError
 from orgadmin.models import (
     AuditEvent,
     ClaimedDomain,
+    DeprovisioningBrake,
     Member,
     MemberEmail,
     Organization,
+    RemovedMember,
     ScimRequestLog,
     ScimToken,
     SSOConfiguration,
@@ -169,6 +171,7 @@ class OrganizationAdmin(admin.ModelAdmin):
         "restrict_to_claimed_domains",
         "scim_enabled",
         "sso_enabled",
+        "require_two_factor",
     )
     inlines = [MemberInline, TeamInline, ClaimedDomainInline, ScimTokenInline]
 
@@ -448,6 +451,54 @@ class ScimTokenAdmin(ReadOnlyAdmin):
     @admin.action(description="Revoke selected tokens")
     def revoke(self, request, queryset):
         run_for_each(self, request, queryset, actions.revoke_scim_token, "Revoked")
+
+
+class TrippedFilter(admin.SimpleListFilter):
+    title = "state"
+    parameter_name = "tripped"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Tripped (deprovisioning paused)"), ("no", "Not tripped")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(tripped_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(DeprovisioningBrake)
+class DeprovisioningBrakeAdmin(ReadOnlyAdmin):
+    """Operators see which organizations' brakes tripped; their owners resume them."""
+
+    list_display = ("organization", "tripped_at", "share_percent", "minimum")
+    list_filter = (TrippedFilter,)
+    search_fields = ("organization__name", "organization__slug")
+    list_select_related = ("organization",)
+    ordering = ("-tripped_at",)
+    actions = ["resume"]
+
+    @admin.action(description="Resume deprovisioning of the selected organizations")
+    def resume(self, request, queryset):
+        run_for_each(
+            self,
+            request,
+            [brake.organization for brake in queryset],
+            actions.resume_deprovisioning,
+            "Resumed",
+        )
+
+
+@admin.register(RemovedMember)
+class RemovedMemberAdmin(ReadOnlyAdmin):
+    list_display = ("label", "user_name", "organization", "removed_at", "removed_by")
+    search_fields = ("user_name", "label", "organization__slug")
+    list_select_related = ("organization",)
+    exclude = ("snapshot",)
+    actions = ["restore"]
+
+    @admin.action(description="Restore the selected members")
+    def restore(self, request, queryset):
+        run_for_each(self, request, queryset, actions.restore_member, "Restored")
 
 
 @admin.register(ScimRequestLog)

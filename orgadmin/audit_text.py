@@ -41,6 +41,11 @@ ACTIONS: dict[str, tuple[str, str]] = {
         "{actor} changed {target}'s role from {role_from} to {role_to}",
     ),
     "member.removed": ("Member removed", "{actor} removed {target}"),
+    "member.restored": ("Member restored", "{actor} restored {target}"),
+    "member.purged": (
+        "Removed member deleted for good",
+        "{actor} deleted the removed member {target} for good",
+    ),
     "member.account_linked": (
         "Account linked",
         "{target} was linked to the account {account}",
@@ -87,6 +92,19 @@ ACTIONS: dict[str, tuple[str, str]] = {
     "domain.released": ("Domain released", "{actor} released {target}"),
     "scim_token.issued": ("SCIM token generated", "{actor} generated {target}"),
     "scim_token.revoked": ("SCIM token revoked", "{actor} revoked {target}"),
+    "deprovisioning.tripped": (
+        "Deprovisioning paused",
+        "The deprovisioning brake tripped: {actor} took access away from {count} of "
+        "{active_at_start} active members within an hour",
+    ),
+    "deprovisioning.resumed": (
+        "Deprovisioning resumed",
+        "{actor} resumed deprovisioning ({held_back} requests had been held back)",
+    ),
+    "deprovisioning.brake_changed": (
+        "Deprovisioning brake changed",
+        "{actor} changed the deprovisioning brake",
+    ),
     "sso.updated": ("SSO settings changed", "{actor} changed the SSO settings"),
     "sso.metadata_refreshed": (
         "IdP metadata read again",

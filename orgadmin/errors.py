@@ -98,3 +98,20 @@ class SSOSignInRefused(OrgAdminError):
     def __init__(self, message: str, *, attempt):
         super().__init__(message)
         self.attempt = attempt
+
+
+class DeprovisioningPaused(OrgAdminError):
+    """The deprovisioning brake refused a SCIM request that takes access away; nothing
+    of the request was applied. An owner reviews and presses Resume; the identity
+    provider retries after `retry_after` seconds.
+
+    `held_back` describes the refused request (organization, kind, member, token), for
+    the record written once the action's transaction has rolled back.
+    """
+
+    code = "deprovisioning_paused"
+
+    def __init__(self, message: str, *, retry_after: int, held_back: dict):
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.held_back = held_back

@@ -77,6 +77,18 @@ class OrganizationForm(ActionForm):
         help_text="SCIM and SSO may only bring in people whose email is on one of the "
         "organization's verified domains.",
     )
+    require_two_factor = forms.BooleanField(
+        label="Require two-factor authentication",
+        required=False,
+        help_text="Everyone who signs in with a password must set up an authenticator "
+        "app at their next sign-in. People who sign in with SSO are left to your "
+        "identity provider's rules. Only owners change this.",
+    )
+
+    def __init__(self, *args, me: Member | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if me is None or me.role != Member.Role.OWNER:
+            del self.fields["require_two_factor"]
 
 
 # -------------------------------------------------------------------------------- members
@@ -100,6 +112,11 @@ class MemberFilterForm(forms.Form):
         choices=[("", "Any way"), *Member.Source.choices],
         required=False,
     )
+    two_factor = forms.ChoiceField(
+        label="Two-factor",
+        choices=[("", "Any"), ("on", "Set up"), ("off", "Not set up")],
+        required=False,
+    )
 
     def filter(self, members):
         if not self.is_valid():
@@ -120,6 +137,9 @@ class MemberFilterForm(forms.Form):
             members = members.filter(role=data["role"])
         if data["source"]:
             members = members.filter(source=data["source"])
+        if data["two_factor"]:
+            # Annotated by the view (has_two_factor): an authenticator app set up.
+            members = members.filter(has_two_factor=data["two_factor"] == "on")
         return members
 
 
@@ -203,7 +223,11 @@ class MemberRoleForm(ActionForm):
         super().__init__(*args, **kwargs)
         self.me = me
         self.member = member
-        self.fields["role"].choices = _roles_for(me)
+        choices = _roles_for(me)
+        if member is not None and member.role != Member.Role.OWNER:
+            # A new owner goes through the ownership page, which asks to confirm.
+            choices = [c for c in choices if c[0] != Member.Role.OWNER]
+        self.fields["role"].choices = choices
 
     def clean_role(self):
         role = self.cleaned_data["role"]
@@ -214,6 +238,25 @@ class MemberRoleForm(ActionForm):
         ):
             raise ValidationError("Only an owner can change an owner's role.")
         return role
+
+
+class OwnershipForm(ActionForm):
+    """The confirmation of a new owner: hand over ownership, or share it."""
+
+    TRANSFER = "transfer"
+    ADD = "add"
+
+    change = forms.ChoiceField(
+        choices=[
+            (TRANSFER, "Transfer ownership: they become owner, you become admin"),
+            (ADD, "Add them as another owner: you stay owner"),
+        ],
+        widget=forms.RadioSelect,
+        initial=TRANSFER,
+    )
+
+    def action_kwargs(self) -> dict:
+        return {}
 
 
 class MemberProfileForm(ActionForm):
@@ -236,6 +279,17 @@ class MemberProfileForm(ActionForm):
 class TeamForm(ActionForm):
     display_name = forms.CharField(
         label="Team name", max_length=column_length(Team, "display_name")
+    )
+
+
+class TeamRoleForm(ActionForm):
+    grants_role = forms.ChoiceField(
+        label="Role its members get",
+        choices=[("", "No role: membership only"), (Member.Role.ADMIN, "Admin")],
+        required=False,
+        help_text="Members of this IdP group become admins while they are in it, and "
+        "go back to member when the IdP removes them. Owners keep their role; a role "
+        "given by hand is never taken back.",
     )
 
 
@@ -594,3 +648,22 @@ class AuditFilterForm(forms.Form):
             for name, errors in self.errors.items()
         ]
         return "The audit log filters are not valid:\n" + "\n".join(lines) + "\n"
+
+
+# ----------------------------------------------------------------- deprovisioning brake
+
+
+class DeprovisioningBrakeForm(ActionForm):
+    share_percent = forms.IntegerField(
+        label="Share of active members (%)",
+        min_value=1,
+        max_value=100,
+        help_text="The brake trips when the identity provider deactivates or deletes "
+        "more than this share of the members active an hour earlier...",
+    )
+    minimum = forms.IntegerField(
+        label="Minimum",
+        min_value=1,
+        max_value=1_000_000,
+        help_text="...and at least this many of them within the hour.",
+    )

@@ -15,6 +15,7 @@ from django.contrib.auth.models import (
     BaseUserManager,
     PermissionsMixin,
 )
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -41,6 +42,12 @@ class Organization(models.Model):
         "SSO enabled",
         default=True,
         help_text="Set by operators (the plan's entitlement).",
+    )
+    require_two_factor = models.BooleanField(
+        "require two-factor authentication",
+        default=False,
+        help_text="People who sign in with a password must set up an authenticator "
+        "app; people signing in with SSO are left to the IdP.",
     )
 
     class Meta:
@@ -224,6 +231,10 @@ class Member(models.Model):
     invited_at = models.DateTimeField(null=True, blank=True)
     invitation_expires_at = models.DateTimeField(null=True, blank=True)
     invitation_nonce = models.CharField(max_length=64, blank=True, editable=False)
+    # Set when a team that grants a role (Team.grants_role) gave this member theirs, so
+    # that leaving the team takes back only a role the team gave, never one given by
+    # hand.
+    role_granted_by_team = models.BooleanField(default=False, editable=False)
 
     objects = MemberQuerySet.as_manager()
 
@@ -329,6 +340,13 @@ class Team(models.Model):
     display_name = models.CharField(max_length=255)
     external_id = models.CharField(max_length=255, null=True, blank=True)
     is_scim_managed = models.BooleanField("managed by SCIM", default=False)
+    grants_role = models.CharField(
+        max_length=10,
+        blank=True,
+        choices=[(Member.Role.ADMIN, "Admin")],
+        help_text="Members of this SCIM-managed team get this role, and lose it with "
+        "the team; owners keep theirs.",
+    )
     members = models.ManyToManyField(
         Member, through="TeamMembership", related_name="teams"
     )
@@ -894,6 +912,11 @@ class AuditEvent(models.Model):
         ordering = ["-created_at", "-pk"]
         indexes = [
             models.Index(fields=["organization", "-created_at"], name="audit_org_time"),
+            # A member's access timeline: the events whose target is that member.
+            models.Index(
+                fields=["organization", "target_type", "target_id", "-created_at"],
+                name="audit_org_target_time",
+            ),
         ]
         base_manager_name = "objects"
 
@@ -913,3 +936,222 @@ class AuditEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise AuditLogIsAppendOnly("Audit events are never deleted.")
+
+
+class AuditEventSubject(models.Model):
+    """A member an event changed without being its target: one row per person a team
+    event added to or removed from the team, so that each person's access timeline
+    finds it by an index instead of reading every team event's changes.
+
+    Append-only like the events; the ids are kept as they were (no constraint), so a
+    removed member's rows stay with the events.
+    """
+
+    class Change(models.TextChoices):
+        JOINED = "joined", "joined the team"
+        LEFT = "left", "left the team"
+
+    event = models.ForeignKey(
+        AuditEvent,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="subjects",
+    )
+    organization = models.ForeignKey(
+        Organization, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    member = models.ForeignKey(
+        Member, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+    change = models.CharField(max_length=10, choices=Change.choices)
+    created_at = models.DateTimeField(default=now)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "member", "-created_at"],
+                name="audit_subject_member_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.member_id} {self.change} ({self.event_id})"
+
+
+class DeprovisioningBrake(models.Model):
+    """An organization's brake on mass deprovisioning by SCIM, and its row lock.
+
+    Every SCIM request that takes access away locks this row before it counts the
+    window (orgadmin.actions.deprovisioning), so two requests never both see room for
+    one more. Created on the first such request, with the defaults.
+    """
+
+    DEFAULT_SHARE_PERCENT = 20
+    DEFAULT_MINIMUM = 10
+    # The rolling window the requests are counted over.
+    WINDOW = timedelta(minutes=60)
+
+    organization = models.OneToOneField(
+        Organization, on_delete=models.CASCADE, related_name="deprovisioning_brake"
+    )
+    share_percent = models.PositiveSmallIntegerField(
+        "share (%)",
+        default=DEFAULT_SHARE_PERCENT,
+        help_text="The brake trips when the requests of the last hour exceed this "
+        "share of the members active when the hour began,",
+    )
+    minimum = models.PositiveIntegerField(
+        default=DEFAULT_MINIMUM, help_text="and are at least this many."
+    )
+    window_started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set by Resume: requests before it no longer count.",
+    )
+    tripped_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "deprovisioning brake"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(share_percent__gte=1, share_percent__lte=100),
+                name="deprovisioning_brake_share_1_to_100",
+            ),
+            models.CheckConstraint(
+                condition=Q(minimum__gte=1), name="deprovisioning_brake_minimum_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Deprovisioning brake of {self.organization}"
+
+    @property
+    def is_tripped(self) -> bool:
+        return self.tripped_at is not None
+
+    def window_start(self, at: datetime) -> datetime:
+        """Where the rolling window ending at `at` begins: an hour back, or at the
+        last Resume when that is later."""
+        start = at - self.WINDOW
+        if self.window_started_at is not None and self.window_started_at > start:
+            return self.window_started_at
+        return start
+
+    def trips_at(self, count: int, active_at_start: int) -> bool:
+        """Whether `count` requests in a window that began with `active_at_start`
+        active members is too many: more than the share, and at least the minimum."""
+        return (
+            count * 100 > active_at_start * self.share_percent and count >= self.minimum
+        )
+
+
+class DeprovisioningQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> DeprovisioningQuerySet:
+        return self.filter(organization=organization)
+
+    def applied(self) -> DeprovisioningQuerySet:
+        return self.filter(held_back=False)
+
+    def held_back(self) -> DeprovisioningQuerySet:
+        return self.filter(held_back=True)
+
+
+class Deprovisioning(models.Model):
+    """One SCIM request that took a member's access away, or that the brake held back.
+
+    The applied ones are the brake's count; the held-back ones are what the SCIM tab
+    lists for the owner to review before Resume. Rows older than the window are
+    deleted as new ones come (orgadmin.actions.deprovisioning).
+    """
+
+    class Kind(models.TextChoices):
+        DEACTIVATION = "deactivation", "Deactivation"
+        DELETION = "deletion", "Deletion"
+
+    # Held-back requests stay listed this long after a Resume, for the record.
+    KEEP = timedelta(days=30)
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+"
+    )
+    created_at = models.DateTimeField(default=now)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    held_back = models.BooleanField(default=False)
+    member_scim_id = models.UUIDField("member's SCIM id")
+    member_label = models.CharField(max_length=255)
+    token = models.ForeignKey(
+        ScimToken, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    token_label = models.CharField(max_length=300)
+
+    objects = DeprovisioningQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["organization", "held_back", "created_at"],
+                name="deprovisioning_org_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        held = " (held back)" if self.held_back else ""
+        return f"{self.get_kind_display()} of {self.member_label}{held}"
+
+
+class RemovedMemberQuerySet(models.QuerySet):
+    def for_organization(self, organization: Organization) -> RemovedMemberQuerySet:
+        return self.filter(organization=organization)
+
+    def restorable(self, at: datetime | None = None) -> RemovedMemberQuerySet:
+        return self.filter(removed_at__gt=(at or now()) - RemovedMember.KEEP)
+
+    def expired(self, at: datetime | None = None) -> RemovedMemberQuerySet:
+        return self.filter(removed_at__lte=(at or now()) - RemovedMember.KEEP)
+
+
+class RemovedMember(models.Model):
+    """A removed member, kept for KEEP so that an owner can restore it.
+
+    The member row itself is deleted at removal, so the person's access ends at once
+    and no SCIM read, filter, group or unique constraint can see them; this record
+    holds what restoring puts back: the member's fields (its pk and SCIM id
+    included), emails, teams and reports.
+    """
+
+    KEEP = timedelta(days=30)
+
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="removed_members"
+    )
+    member_pk = models.PositiveBigIntegerField(
+        help_text="The member's id, given back on restore: the audit log and the "
+        "timeline keep pointing at it."
+    )
+    scim_id = models.UUIDField("SCIM id")
+    user_name = models.CharField(max_length=255)
+    label = models.CharField(max_length=255)
+    removed_at = models.DateTimeField(default=now)
+    removed_by = models.CharField(max_length=300, help_text="Who removed the member.")
+    # {"fields": {attname: value}, "emails": [...], "team_ids": [...],
+    #  "report_ids": [...]}, as orgadmin.actions.removed_members writes it.
+    snapshot = models.JSONField(encoder=DjangoJSONEncoder)
+
+    objects = RemovedMemberQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-removed_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["organization", "-removed_at"], name="removed_member_org_time"
+            ),
+            models.Index(fields=["removed_at"], name="removed_member_time"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.label} (removed)"
+
+    @property
+    def restorable_until(self) -> datetime:
+        return self.removed_at + self.KEEP

@@ -106,6 +106,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "orgadmin.require_two_factor.RequireTwoFactorMiddleware",
     "orgadmin.middleware.DatabaseOutageMiddleware",
 ]
 
@@ -144,7 +145,7 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "orgadmin.cache.TolerantRedisCache",
             "LOCATION": REDIS_URL,
         }
     }

@@ -35,11 +35,22 @@ organization_patterns = [
         views.member_invitation_revoke,
         name="member-invitation-revoke",
     ),
+    path(
+        "members/<int:member_id>/ownership/",
+        views.member_ownership,
+        name="member-ownership",
+    ),
+    path(
+        "members/removed/<int:removed_id>/restore/",
+        views.member_restore,
+        name="member-restore",
+    ),
     path("teams/", views.team_list, name="team-list"),
     path("teams/new/", views.team_create, name="team-create"),
     path("teams/<int:team_id>/", views.team_detail, name="team-detail"),
     path("teams/<int:team_id>/update/", views.team_update, name="team-update"),
     path("teams/<int:team_id>/delete/", views.team_delete, name="team-delete"),
+    path("teams/<int:team_id>/role/", views.team_role, name="team-role"),
     path("access-security/", views.access_security, name="access-security"),
     path("access-security/domains/", views.domain_list, name="domain-list"),
     path(
@@ -60,6 +71,11 @@ organization_patterns = [
         name="sso-refresh-metadata",
     ),
     path("access-security/scim/", views.scim_settings, name="scim-settings"),
+    path(
+        "access-security/scim/brake/resume/",
+        views.scim_brake_resume,
+        name="scim-brake-resume",
+    ),
     path(
         "access-security/scim/tokens/new/",
         views.scim_token_create,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from allauth.account.decorators import reauthentication_required
+from allauth.mfa.models import Authenticator
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.db.models import Count, OuterRef, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -24,10 +26,12 @@ from orgadmin.access import (
     access_invitation,
     access_member,
     access_organization,
+    access_removed_member,
     access_scim_token,
     access_team,
     organizations_for_user,
 )
+from orgadmin.actions.deprovisioning import window_counts
 from orgadmin.audit import Actor
 from orgadmin.client_ip import client_ip
 from orgadmin.errors import InvitationNotValid, OrgAdminError
@@ -38,7 +42,10 @@ from orgadmin.health import (
 )
 from orgadmin.models import (
     ClaimedDomain,
+    Deprovisioning,
+    DeprovisioningBrake,
     Member,
+    RemovedMember,
     ScimToken,
     SSOAttempt,
     SSOConfiguration,
@@ -48,6 +55,7 @@ from orgadmin.models import (
 from orgadmin.public_urls import saml_service_provider_urls, scim_tenant_url
 from orgadmin.saml_metadata import describe_certificates
 from orgadmin.saml_policy import require_sso_lockout
+from orgadmin.timeline import TIMELINE_LENGTH, member_timeline
 
 MEMBERS_PER_PAGE = 25
 TEAMS_PER_PAGE = 50
@@ -78,8 +86,19 @@ def render_settings(request, template, organization, me, section, **context):
         me=me,
         section=section,
         failing_domains=list(failing),
+        paused_brake=_tripped_brake(organization) if me.is_administrator else None,
     )
     return render(request, template, context)
+
+
+def _tripped_brake(organization) -> DeprovisioningBrake | None:
+    """The organization's brake when it has tripped (read with the organization by
+    access_organization, so the banner costs no query)."""
+    try:
+        brake = organization.deprovisioning_brake
+    except DeprovisioningBrake.DoesNotExist:
+        return None
+    return brake if brake.is_tripped else None
 
 
 def _back(request, default: str):
@@ -165,7 +184,7 @@ def _deactivated_memberships(user) -> list[tuple[Member, list[Member]]]:
 def organization_general(request, slug):
     organization, me = access_organization(request.user, slug)
     before = forms.OrganizationForm.initial_from(organization)
-    form = forms.OrganizationForm(request.POST or None, initial=before)
+    form = forms.OrganizationForm(request.POST or None, initial=before, me=me)
     if (
         request.method == "POST"
         and me.is_administrator
@@ -202,7 +221,13 @@ def member_list(request, slug):
     filters = forms.MemberFilterForm(request.GET or None)
     members = filters.filter(
         Member.objects.for_organization(organization).annotate(
-            team_count=Count("team_memberships")
+            team_count=Count("team_memberships"),
+            has_two_factor=Exists(
+                Authenticator.objects.filter(
+                    user=OuterRef("user"), type=Authenticator.Type.TOTP
+                )
+            ),
+            last_login=F("user__last_login"),
         )
     ).order_by("email", "pk")
     page = Paginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("page"))
@@ -216,7 +241,36 @@ def member_list(request, slug):
         page=page,
         filtered=filters.has_changed(),
         sole_owner_id=_sole_owner_id(organization),
+        removed_members=list(
+            RemovedMember.objects.for_organization(organization).restorable()[
+                :REMOVED_MEMBERS_SHOWN
+            ]
+        )
+        if me.is_administrator
+        else [],
     )
+
+
+# The Members page lists the latest removed members an owner may still restore.
+REMOVED_MEMBERS_SHOWN = 50
+
+
+@login_required
+@require_POST
+def member_restore(request, slug, removed_id):
+    organization, _ = access_organization(request.user, slug, administrators_only=True)
+    removed = access_removed_member(organization, removed_id)
+    try:
+        member = actions.restore_member(removed, actor=actor_for(request))
+    except OrgAdminError as error:
+        messages.error(request, f"{removed.label} was not restored: {error.message}")
+        return redirect("orgadmin:member-list", slug=slug)
+    messages.success(
+        request,
+        f"{member.label} was restored, with their teams; the identity provider sees "
+        "them again under the same id.",
+    )
+    return redirect("orgadmin:member-detail", slug=slug, member_id=member.pk)
 
 
 def _sole_owner_id(organization) -> int | None:
@@ -279,9 +333,11 @@ def _member_page(request, organization, me, member, role_form=None, profile_form
         member=member,
         teams=member.teams.order_by("display_name"),
         emails=member.email_addresses.all(),
+        timeline=member_timeline(member) if me.is_administrator else [],
+        timeline_length=TIMELINE_LENGTH,
         sole_owner_id=_sole_owner_id(organization),
         role_form=role_form
-        or forms.MemberRoleForm(initial={"role": member.role}, me=me),
+        or forms.MemberRoleForm(initial={"role": member.role}, me=me, member=member),
         profile_form=profile_form
         or forms.MemberProfileForm(
             initial=forms.MemberProfileForm.initial_from(member)
@@ -314,6 +370,48 @@ def member_profile(request, slug, member_id):
         return _member_page(request, organization, me, member, profile_form=form)
     messages.success(request, "Profile saved.")
     return redirect("orgadmin:member-detail", slug=slug, member_id=member.pk)
+
+
+@login_required
+def member_ownership(request, slug, member_id):
+    """Confirm a new owner: transfer ownership (the owner steps down to admin) or add
+    another owner. Only owners reach it."""
+    organization, me = access_organization(request.user, slug, administrators_only=True)
+    member = access_member(organization, member_id)
+    if me.role != Member.Role.OWNER:
+        raise Http404("No such page.")
+    form = forms.OwnershipForm(request.POST or None)
+    transfer = form.data.get("change") != forms.OwnershipForm.ADD
+    if request.method == "POST" and (
+        form.submit(
+            actions.transfer_ownership,
+            organization,
+            to_member=member,
+            actor=actor_for(request),
+        )
+        if transfer
+        else form.submit(
+            actions.change_member_role,
+            member,
+            role=Member.Role.OWNER,
+            actor=actor_for(request),
+        )
+    ):
+        messages.success(
+            request,
+            f"{member.label} is now an owner"
+            + ("; you are now an admin." if transfer else "."),
+        )
+        return redirect("orgadmin:member-detail", slug=slug, member_id=member.pk)
+    return render_settings(
+        request,
+        "orgadmin/member_ownership.html",
+        organization,
+        me,
+        "members",
+        member=member,
+        form=form,
+    )
 
 
 SCIM_MANAGED_MEMBER = (
@@ -468,6 +566,7 @@ def _team_page(request, organization, me, team, rename_form=None, add_form=None)
         page=Paginator(members, MEMBERS_PER_PAGE).get_page(request.GET.get("page")),
         rename_form=rename_form
         or forms.TeamForm(initial={"display_name": team.display_name}),
+        role_form=forms.TeamRoleForm(initial={"grants_role": team.grants_role}),
         add_form=add_form or forms.TeamMemberAddForm(),
     )
 
@@ -514,6 +613,25 @@ def team_update(request, slug, team_id):
         )
         messages.success(request, f"{member.label} was removed from the team.")
     return redirect("orgadmin:team-detail", slug=slug, team_id=team_id)
+
+
+@login_required
+@require_POST
+def team_role(request, slug, team_id):
+    """An owner maps a SCIM-managed team (an IdP group) to the admin role, or not."""
+    organization, _ = access_organization(request.user, slug, administrators_only=True)
+    team = access_team(organization, team_id)
+    form = forms.TeamRoleForm(request.POST)
+    if form.submit(actions.set_team_grants_role, team, actor=actor_for(request)):
+        messages.success(
+            request,
+            f"Members of {team.display_name} are now admins while they are in it."
+            if team.grants_role
+            else f"{team.display_name} no longer grants a role.",
+        )
+    else:
+        messages.error(request, " ".join(e for es in form.errors.values() for e in es))
+    return redirect("orgadmin:team-detail", slug=slug, team_id=team.pk)
 
 
 def scim_managed_team_message(team) -> str:
@@ -690,7 +808,14 @@ def sso_refresh_metadata(request, slug):
 @never_cache
 @login_required
 def scim_settings(request, slug):
+    """The SCIM tab; its one form is the deprovisioning brake's threshold (owners)."""
     organization, me = access_organization(request.user, slug, administrators_only=True)
+    brake_form = forms.DeprovisioningBrakeForm(request.POST or None)
+    if request.method == "POST" and brake_form.submit(
+        actions.update_deprovisioning_brake, organization, actor=actor_for(request)
+    ):
+        messages.success(request, "The deprovisioning brake was saved.")
+        return redirect("orgadmin:scim-settings", slug=slug)
     tokens = list(
         ScimToken.objects.filter(organization=organization).select_related("created_by")
     )
@@ -706,7 +831,57 @@ def scim_settings(request, slug):
         health=provisioning_health(
             organization, tokens=tokens, chart=request.GET.get("chart", "")
         ),
+        **_brake_panel(organization, brake_form if brake_form.is_bound else None),
     )
+
+
+def _brake_panel(organization, brake_form=None) -> dict:
+    """The SCIM tab's deprovisioning brake: its state, the current window, the last
+    HELD_BACK_SHOWN requests it held back, and the threshold form."""
+    try:
+        brake = organization.deprovisioning_brake
+    except DeprovisioningBrake.DoesNotExist:
+        # Never used: made by the first SCIM deprovisioning, nothing counted yet.
+        brake = DeprovisioningBrake(organization=organization)
+    count = active_at_start = None
+    held_back = []
+    if brake.pk:
+        count, active_at_start = window_counts(brake, timezone.now())
+        held_back = list(
+            Deprovisioning.objects.for_organization(organization)
+            .held_back()
+            .select_related("token")[:HELD_BACK_SHOWN]
+        )
+    return {
+        "brake": brake,
+        "brake_count": count,
+        "brake_active_at_start": active_at_start,
+        "held_back": held_back,
+        "brake_form": brake_form
+        or forms.DeprovisioningBrakeForm(
+            initial=forms.DeprovisioningBrakeForm.initial_from(brake)
+        ),
+    }
+
+
+HELD_BACK_SHOWN = 100
+
+
+@login_required
+@require_POST
+def scim_brake_resume(request, slug):
+    organization, _ = access_organization(request.user, slug, administrators_only=True)
+    try:
+        actions.resume_deprovisioning(organization, actor=actor_for(request))
+    except OrgAdminError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(
+            request,
+            "Deprovisioning resumed: your identity provider's next cycle sends the "
+            "held-back requests again, and a fresh hour is counted.",
+        )
+    return redirect("orgadmin:scim-settings", slug=slug)
 
 
 # The secret is only in the answer to the POST that made it (never in the session), and

@@ -36,6 +36,7 @@ def member_pks(
     found = dict(
         Member.objects.for_organization(organization)
         .filter(scim_id__in=[u for u in parsed.values() if u is not None])
+        .order_by()
         .values_list("scim_id", "pk")
     )
     missing = sorted(text for text, u in parsed.items() if u not in found)

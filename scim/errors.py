@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from orgadmin.errors import (
     AlreadyExists,
+    DeprovisioningPaused,
     LastOwner,
     NoLongerExists,
     OrgAdminError,
@@ -136,6 +137,8 @@ ORGADMIN_ERRORS: dict[type[OrgAdminError], tuple[int, str | None]] = {
     ProtectedOwner: (403, None),
     VersionMismatch: (412, None),  # RFC 7644 section 3.14: a stale If-Match
     NoLongerExists: (404, None),
+    # Retry-After says when (RFC 7231 section 7.1.3); Entra ID and Okta retry a 503.
+    DeprovisioningPaused: (503, None),
 }
 
 
@@ -151,7 +154,9 @@ def _refused(exc: ScimError, context: dict) -> Response:
 
 def _refused_by_action(exc: OrgAdminError, context: dict) -> Response:
     status, scim_type = _nearest(ORGADMIN_ERRORS, type(exc))
-    return error_response(status, exc.message, scim_type=scim_type)
+    retry_after = getattr(exc, "retry_after", None)
+    headers = {"Retry-After": str(retry_after)} if retry_after else None
+    return error_response(status, exc.message, scim_type=scim_type, headers=headers)
 
 
 def _not_found(exc: Http404, context: dict) -> Response:

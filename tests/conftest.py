@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings as django_settings
+from django.test import override_settings
 
 from tests import helpers
 
@@ -12,6 +13,19 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("postgres"):
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _plain_http_live_server():
+    # The live server builds its middleware once per session, before the per-test
+    # settings fixture runs; SecurityMiddleware would then redirect to HTTPS. Here,
+    # not in tests/browser/, since any test may be the first to start it.
+    with override_settings(
+        SECURE_SSL_REDIRECT=False,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+    ):
+        yield
 
 
 @pytest.fixture(autouse=True)

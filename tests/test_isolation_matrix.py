@@ -76,6 +76,7 @@ class Objects:
     team: Team
     domain: object
     token: object
+    removed: object
 
 
 def objects_of(organization: Organization) -> Objects:
@@ -91,7 +92,14 @@ def objects_of(organization: Organization) -> Objects:
             organization, domain=f"labs.{slug}.example", actor=SYSTEM
         ),
         token=actions.issue_scim_token(organization, name="Entra", actor=SYSTEM)[0],
+        removed=_removed_member(organization),
     )
+
+
+def _removed_member(organization: Organization):
+    member = helpers.make_member(organization, f"gone@{organization.slug}.example")
+    actions.remove_member(member, actor=SYSTEM)
+    return organization.removed_members.get()
 
 
 # Parameter -> the ids of an organization's objects it may name.
@@ -100,6 +108,7 @@ FILL = {
     "team_id": lambda o: [o.team.pk],
     "domain_id": lambda o: [o.domain.pk],
     "token_id": lambda o: [o.token.pk],
+    "removed_id": lambda o: [o.removed.pk],
 }
 
 # SCIM endpoints with a resource id -> the object it names.

@@ -19,6 +19,10 @@ from orgadmin.actions.accounts import (
     set_account_password,
     update_account,
 )
+from orgadmin.actions.deprovisioning import (
+    resume_deprovisioning,
+    update_deprovisioning_brake,
+)
 from orgadmin.actions.domains import (
     check_domain,
     claim_domain,
@@ -48,6 +52,11 @@ from orgadmin.actions.organizations import (
     create_organization,
     update_organization,
 )
+from orgadmin.actions.ownership import transfer_ownership
+from orgadmin.actions.removed_members import (
+    purge_removed_members,
+    restore_member,
+)
 from orgadmin.actions.scim_tokens import issue_scim_token, revoke_scim_token
 from orgadmin.actions.security import record_security_event
 from orgadmin.actions.sso import (
@@ -57,6 +66,7 @@ from orgadmin.actions.sso import (
     warn_of_expiring_sso_certificates,
 )
 from orgadmin.actions.sso_sign_in import admit_sso_sign_in, refuse_sso_attempt
+from orgadmin.actions.team_roles import set_team_grants_role
 from orgadmin.actions.teams import (
     add_team_members,
     adopt_team_for_scim,
@@ -88,6 +98,7 @@ __all__ = [
     "linkable_account",
     "mark_domain_verified",
     "provision_member",
+    "purge_removed_members",
     "reactivate_member",
     "refresh_sso_metadata",
     "refuse_sso_attempt",
@@ -98,10 +109,15 @@ __all__ = [
     "remove_member",
     "remove_team_members",
     "resend_invitation",
+    "restore_member",
+    "resume_deprovisioning",
     "revoke_invitation",
     "revoke_scim_token",
     "set_account_password",
+    "set_team_grants_role",
+    "transfer_ownership",
     "update_account",
+    "update_deprovisioning_brake",
     "update_member",
     "update_organization",
     "update_sso_configuration",

@@ -64,7 +64,17 @@ def _save_unique(
     try:
         obj.save(update_fields=update_fields)
     except IntegrityError as error:
+        if not _is_unique_violation(error):
+            raise  # a CHECK or foreign-key failure is a bug, not a taken name
         raise AlreadyExists(message) from error
+
+
+def _is_unique_violation(error: IntegrityError) -> bool:
+    # PostgreSQL names the failure by SQLSTATE (23505); SQLite only in its message.
+    sqlstate = getattr(error.__cause__, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate == "23505"
+    return "UNIQUE constraint failed" in str(error)
 
 
 def _copy_fields(source: Any, target: Any) -> None:

@@ -207,12 +207,14 @@ def expire_domain(
 
 
 def recheck_domains(
-    *, actor: Actor | User, now: datetime | None = None
+    *, actor: Actor | User, now: datetime | None = None, limit: int | None = None
 ) -> list[tuple[ClaimedDomain, str]]:
     """The cron job: expire overdue pending claims and check every other live claim.
 
     Pending, verified and failing claims are visited, least recently checked first;
-    expired and taken ones are left to "Check now". Returns each visited claim with its
+    expired and taken ones are left to "Check now". With `limit`, at most that many
+    are visited, so a run stays bounded whatever the number of claims, and the next
+    run goes on with those checked longest ago. Returns each visited claim with its
     status before the visit.
     """
     actor = as_actor(actor)
@@ -225,7 +227,7 @@ def recheck_domains(
     ids = list(
         ClaimedDomain.objects.filter(status__in=live)
         .order_by(F("last_checked_at").asc(nulls_first=True), "pk")
-        .values_list("pk", flat=True)
+        .values_list("pk", flat=True)[:limit]
     )
     visited = []
     for pk in ids:

@@ -27,6 +27,8 @@ from orgadmin.actions._rows import (
     _save_unique,
     _touch,
 )
+from orgadmin.actions.deprovisioning import brake_deprovisioning, holds_back_when_paused
+from orgadmin.actions.removed_members import keep_removed_member
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.errors import (
     AlreadyExists,
@@ -35,10 +37,12 @@ from orgadmin.errors import (
     LastOwner,
     NotPermitted,
     ProtectedOwner,
+    VersionMismatch,
 )
 from orgadmin.models import (
     AuditEvent,
     ClaimedDomain,
+    Deprovisioning,
     Member,
     MemberEmail,
     Organization,
@@ -150,6 +154,7 @@ def provision_member(
     return member
 
 
+@holds_back_when_paused
 def update_member(
     member: Member,
     *,
@@ -172,10 +177,24 @@ def update_member(
     new_emails = attributes.pop("emails", None)
     organization = member.organization
     with transaction.atomic():
-        if attributes.get("is_active") is False:
+        # Deactivating an owner locks the owners first (see _lock_owners); a member
+        # who was not an owner when read needs no such lock, unless made one since.
+        owners_locked = (
+            attributes.get("is_active") is False and member.role == Member.Role.OWNER
+        )
+        if owners_locked:
             _lock_owners(organization)
         locked = _lock(member)
         _check_version(locked, expected_version)
+        if (
+            attributes.get("is_active") is False
+            and locked.role == Member.Role.OWNER
+            and not owners_locked
+        ):
+            raise VersionMismatch(
+                "The member became an owner since it was read; read it again.",
+                current_version=locked.version,
+            )
         _require_owner_to_manage_owner(locked, actor, dict(changes))
         # The current emails are read only when they may change or decide the work
         # email; a rename or a deactivation does not need them.
@@ -198,6 +217,9 @@ def update_member(
         if was_active and attributes.get("is_active") is False:
             _require_other_owner(locked)
             _refuse_own_deactivation(locked, actor)
+            brake_deprovisioning(
+                locked, actor=actor, kind=Deprovisioning.Kind.DEACTIVATION
+            )
         changed = _assign_changes(locked, attributes)
         new_email_rows = None
         if emails != current_emails:
@@ -255,6 +277,8 @@ def change_member_role(member: Member, *, role: str, actor: Actor | User) -> Mem
             _require_other_owner(locked)
         changes = _assign_changes(locked, {"role": role})
         if changes:
+            # A role given by hand is no longer the team's to take back.
+            locked.role_granted_by_team = False
             _touch(locked)
             locked.save()
             record_event(
@@ -268,13 +292,15 @@ def change_member_role(member: Member, *, role: str, actor: Actor | User) -> Mem
     return member
 
 
+@holds_back_when_paused
 def remove_member(
     member: Member,
     *,
     actor: Actor | User,
     expected_version: int | Collection[int] | None = None,
 ) -> None:
-    """Remove a member from the organization (SCIM DELETE). The person's account stays."""
+    """Remove a member from the organization (SCIM DELETE). The person's account stays,
+    and a RemovedMember record an owner can restore from (restore_member)."""
     actor = as_actor(actor)
     with transaction.atomic():
         _lock_owners(member.organization)
@@ -283,6 +309,8 @@ def remove_member(
         if locked.role == Member.Role.OWNER:
             _require_owner(actor, locked, "remove an owner")
         _require_other_owner(locked)
+        if locked.is_active:
+            brake_deprovisioning(locked, actor=actor, kind=Deprovisioning.Kind.DELETION)
         record_event(
             member.organization,
             actor=actor,
@@ -290,6 +318,7 @@ def remove_member(
             target=locked,
             changes={"user_name": locked.user_name, "scim_id": str(locked.scim_id)},
         )
+        keep_removed_member(locked, actor=actor)
         locked.delete()
 
 

@@ -10,6 +10,7 @@ from django.utils.text import slugify
 from orgadmin.actions._audit import _assign_changes
 from orgadmin.actions._rows import _copy_fields
 from orgadmin.actions.members import _add_member
+from orgadmin.actions.ownership import _require_owner_of
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.errors import AlreadyExists, InvalidValue
 from orgadmin.models import Member, Organization, User
@@ -22,6 +23,7 @@ class OrganizationChanges(TypedDict, total=False):
     restrict_to_claimed_domains: bool
     scim_enabled: bool
     sso_enabled: bool
+    require_two_factor: bool
 
 
 ORGANIZATION_SETTINGS = tuple(OrganizationChanges.__annotations__)
@@ -90,6 +92,13 @@ def update_organization(
     with transaction.atomic():
         locked = Organization.objects.select_for_update().get(pk=organization.pk)
         changed = _assign_changes(locked, dict(changes))
+        if "require_two_factor" in changed:
+            _require_owner_of(
+                locked,
+                actor,
+                "require two-factor authentication",
+                field="require_two_factor",
+            )
         if changed:
             locked.save(update_fields=list(changed))
             record_event(

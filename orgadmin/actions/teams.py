@@ -17,6 +17,7 @@ from orgadmin.actions._rows import (
     _save_unique,
     _touch,
 )
+from orgadmin.actions.team_roles import _record_team_changes
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.errors import InvalidValue
 from orgadmin.models import Member, Organization, Team, TeamMembership, User
@@ -62,7 +63,7 @@ def create_team(
         )
         if member_ids:
             _touch_members(member_ids)
-        record_event(
+        event = record_event(
             organization,
             actor=actor,
             action="team.created",
@@ -73,6 +74,7 @@ def create_team(
                 "members_added": len(member_ids),
             },
         )
+        _record_team_changes(team, event, joined=member_ids, left=(), actor=actor)
     return team
 
 
@@ -142,19 +144,20 @@ def _link_adopted_team(
         team, add=member_ids - current, remove=current - member_ids
     )
     if added:
-        changed["members_added"] = added
+        changed["members_added"] = len(added)
     if removed:
-        changed["members_removed"] = removed
+        changed["members_removed"] = len(removed)
     _touch(team)
     _save_unique(team, name_taken_message(team.display_name))
     team.refresh_from_db()
-    record_event(
+    event = record_event(
         team.organization,
         actor=actor,
         action="team.linked",
         target=team,
         changes=changed,
     )
+    _record_team_changes(team, event, joined=added, left=removed, actor=actor)
     return team
 
 
@@ -215,9 +218,9 @@ def update_team(
             remove |= current - wanted
         added, removed = _apply_membership(locked, add=add - remove, remove=remove)
         if added:
-            changed["members_added"] = added
+            changed["members_added"] = len(added)
         if removed:
-            changed["members_removed"] = removed
+            changed["members_removed"] = len(removed)
         if changed:
             _touch(locked)
             _save_unique(
@@ -225,13 +228,14 @@ def update_team(
                 "Another team already has this name or external id.",
                 update_fields={"version", "updated_at", *attributes},
             )
-            record_event(
+            event = record_event(
                 organization,
                 actor=actor,
                 action="team.updated",
                 target=locked,
                 changes=changed,
             )
+            _record_team_changes(locked, event, joined=added, left=removed, actor=actor)
     _copy_fields(locked, team)
     return team
 
@@ -259,7 +263,7 @@ def delete_team(
     with transaction.atomic():
         locked = _lock(team)
         _check_version(locked, expected_version)
-        record_event(
+        event = record_event(
             team.organization,
             actor=actor,
             action="team.deleted",
@@ -269,7 +273,13 @@ def delete_team(
                 "scim_id": str(locked.scim_id),
             },
         )
-        _touch_members(TeamMembership.objects.filter(team=locked).values("member_id"))
+        left = set(
+            TeamMembership.objects.filter(team=locked).values_list(
+                "member_id", flat=True
+            )
+        )
+        _touch_members(left)
+        _record_team_changes(locked, event, joined=(), left=left, actor=actor)
         locked.delete()
 
 
@@ -312,7 +322,7 @@ def _organization_member_ids(
 
 def _apply_membership(
     team: Team, *, add: set[int], remove: set[int]
-) -> tuple[int, int]:
+) -> tuple[set[int], set[int]]:
     """Insert and delete memberships in a few statements, whatever their number, and
     change the ETag of only the members whose teams really changed."""
     removed: set[int] = set()
@@ -337,7 +347,7 @@ def _apply_membership(
         )
     if added or removed:
         _touch_members(added | removed)
-    return len(added), len(removed)
+    return added, removed
 
 
 def _touch_members(member_ids: Iterable[int]) -> None:

@@ -6,7 +6,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-from django.test import override_settings
 from playwright.sync_api import Error as PlaywrightError
 
 from tests import helpers
@@ -16,19 +15,28 @@ CHROMIUM = (
 )
 
 
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config, items):
-    """Mark the browser tests, skip them without Chromium, and run them last.
+    """Mark the tests that drive Chromium, skip them without it, and run them last.
 
     Playwright's event loop stays in the main thread until the session ends, and Django
     refuses ORM calls beside a running loop: the other tests must come before it starts.
+    A test drives Chromium when it is under tests/browser/ or asks for a `page`; this
+    runs after every other reordering (pytest-django sorts by database use first).
     """
     missing = not Path(CHROMIUM).exists()
-    browser_tests = [item for item in items if "tests/browser/" in item.nodeid]
+    browser_tests = [
+        item
+        for item in items
+        if "tests/browser/" in item.nodeid
+        or "page" in getattr(item, "fixturenames", ())
+    ]
     for item in browser_tests:
         item.add_marker(pytest.mark.browser)
         if missing:
             item.add_marker(pytest.mark.skip(reason=f"no Chromium at {CHROMIUM}"))
-    items[:] = [item for item in items if item not in browser_tests] + browser_tests
+    chosen = set(map(id, browser_tests))
+    items[:] = [item for item in items if id(item) not in chosen] + browser_tests
 
 
 @pytest.fixture(scope="package", autouse=True)
@@ -46,18 +54,6 @@ def _allow_orm_beside_playwright(django_db_setup):
         del os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"]
     else:
         os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
-
-
-@pytest.fixture(scope="session", autouse=True)
-def _plain_http_live_server():
-    # The live server builds its middleware once per session, before the per-test
-    # settings fixture runs; SecurityMiddleware would then redirect to HTTPS.
-    with override_settings(
-        SECURE_SSL_REDIRECT=False,
-        SESSION_COOKIE_SECURE=False,
-        CSRF_COOKIE_SECURE=False,
-    ):
-        yield
 
 
 @pytest.fixture(scope="session")

@@ -75,6 +75,20 @@ def build_audit_event(organization, n):
     return AuditEvent.objects.first()
 
 
+def build_deprovisioning_brake(organization, n):
+    actions.update_deprovisioning_brake(
+        organization, share_percent=20 + n, minimum=10, actor=SYSTEM
+    )
+    return organization.deprovisioning_brake
+
+
+def build_removed_member(organization, n):
+    actions.remove_member(
+        make_member(organization, f"gone{n}@acme.example"), actor=SYSTEM
+    )
+    return organization.removed_members.get(user_name=f"gone{n}@acme.example")
+
+
 BUILDERS = {
     "orgadmin.organization": build_organization,
     "orgadmin.user": build_user,
@@ -85,6 +99,8 @@ BUILDERS = {
     "orgadmin.scimtoken": build_scim_token,
     "orgadmin.scimrequestlog": build_scim_request_log,
     "orgadmin.auditevent": build_audit_event,
+    "orgadmin.deprovisioningbrake": build_deprovisioning_brake,
+    "orgadmin.removedmember": build_removed_member,
 }
 REGISTERED = sorted(model._meta.label_lower for model in admin.site._registry)
 MODELS = {model._meta.label_lower: model for model in admin.site._registry}

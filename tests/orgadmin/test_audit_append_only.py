@@ -318,6 +318,11 @@ def _remove_team_member(organization, n):
     actions.remove_team_members(team, member_ids=[member.pk], actor=SYSTEM)
 
 
+def _removed(organization, n):
+    actions.remove_member(_member(organization, n), actor=SYSTEM)
+    return organization.removed_members.get()
+
+
 def _provision(organization, n):
     return actions.provision_member(
         organization, user_name=f"scim{n}@acme.example", actor=SYSTEM
@@ -364,6 +369,9 @@ RUN_ACTION = {
         _claim(o, n), actor=SYSTEM
     ),
     "provision_member": _provision,
+    "purge_removed_members": lambda o, n: actions.purge_removed_members(
+        actor=SYSTEM, at=timezone.now() + timedelta(days=3650)
+    ),
     "reactivate_member": lambda o, n: actions.reactivate_member(
         actions.deactivate_member(_member(o, n), actor=SYSTEM), actor=SYSTEM
     ),
@@ -378,6 +386,10 @@ RUN_ACTION = {
     "release_domain": lambda o, n: actions.release_domain(_claim(o, n), actor=SYSTEM),
     "remove_member": lambda o, n: actions.remove_member(_member(o, n), actor=SYSTEM),
     "remove_team_members": _remove_team_member,
+    "restore_member": lambda o, n: actions.restore_member(_removed(o, n), actor=SYSTEM),
+    "resume_deprovisioning": lambda o, n: actions.resume_deprovisioning(
+        o, actor=SYSTEM
+    ),
     "resend_invitation": lambda o, n: actions.resend_invitation(
         _pending(o, n), actor=SYSTEM
     ),
@@ -390,8 +402,25 @@ RUN_ACTION = {
     "set_account_password": lambda o, n: actions.set_account_password(
         _member(o, n).user, password="another-long-password", actor=SYSTEM
     ),
+    "set_team_grants_role": lambda o, n: actions.set_team_grants_role(
+        actions.create_team(
+            o,
+            display_name=f"Group {n}",
+            member_ids=[_member(o, n).pk],
+            scim_managed=True,
+            actor=SYSTEM,
+        ),
+        grants_role=Member.Role.ADMIN,
+        actor=SYSTEM,
+    ),
+    "transfer_ownership": lambda o, n: actions.transfer_ownership(
+        o, to_member=_member(o, n), actor=o.members.get(role=Member.Role.OWNER).user
+    ),
     "update_account": lambda o, n: actions.update_account(
         _member(o, n).user, full_name=f"Person {n}", actor=SYSTEM
+    ),
+    "update_deprovisioning_brake": lambda o, n: actions.update_deprovisioning_brake(
+        o, share_percent=20 + n, minimum=10, actor=SYSTEM
     ),
     "update_member": lambda o, n: actions.update_member(
         _provision(o, n), display_name=f"Person {n}", actor=SYSTEM

@@ -94,6 +94,9 @@ def settings_ui_urls(organization) -> list[str]:
     claimed = actions.claim_domain(organization, domain="widgets.example", actor=SYSTEM)
     token, _ = actions.issue_scim_token(organization, name="Entra", actor=SYSTEM)
     invited = actions.add_member(organization, email="kim@acme.example", actor=SYSTEM)
+    actions.remove_member(
+        helpers.make_member(organization, "gone@acme.example"), actor=SYSTEM
+    )
     _, namespaced = get_resolver().namespace_dict["orgadmin"]
     values = {
         "token": invitations.make_token(invited),
@@ -102,6 +105,7 @@ def settings_ui_urls(organization) -> list[str]:
         "team_id": team.pk,
         "domain_id": claimed.pk,
         "token_id": token.pk,
+        "removed_id": organization.removed_members.get().pk,
     }
     return urls_of(namespaced, "orgadmin:", values)
 

@@ -24,7 +24,7 @@ PAGES = [
 
 
 @pytest.fixture
-def browser(client):
+def owner_over_wsgi(client):
     """An owner's signed-in session, sent by a client that goes through WSGI."""
     organization = helpers.make_organization()
     owner = organization.members.get(role="owner")
@@ -35,15 +35,15 @@ def browser(client):
 
 
 def test_while_the_database_is_away_pages_answer_a_plain_503_and_then_work_again(
-    browser,
+    owner_over_wsgi,
 ):
     with database_behind_proxy(connection) as database:
-        members = browser.get("/organizations/acme/members/")
+        members = owner_over_wsgi.get("/organizations/acme/members/")
         assert members.status_code == 200
 
         database.go_down()
         for page in PAGES:
-            response = browser.get(page)
+            response = owner_over_wsgi.get(page)
             assert response.status_code == 503, page
             assert response["Content-Type"] == "text/html; charset=utf-8"
             assert response["Retry-After"] == "30"
@@ -55,6 +55,9 @@ def test_while_the_database_is_away_pages_answer_a_plain_503_and_then_work_again
 
         database.come_back()
         for page in PAGES:
-            response = browser.get(page)
+            response = owner_over_wsgi.get(page)
             assert response.status_code in (200, 302), (page, response.status_code)
-        assert "Temporarily unavailable" not in browser.get(PAGES[1]).content.decode()
+        assert (
+            "Temporarily unavailable"
+            not in owner_over_wsgi.get(PAGES[1]).content.decode()
+        )

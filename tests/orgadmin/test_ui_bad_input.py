@@ -48,14 +48,16 @@ def column_length(model, column):
 
 
 @pytest.mark.parametrize(
-    ("page", "field", "model", "column", "other", "context_name"),
+    ("path", "field", "model", "column", "other", "context_name"),
     BOUNDED_FIELDS,
-    ids=[f"{page or 'general'}:{field}" for page, field, *_ in BOUNDED_FIELDS],
+    ids=[f"{path or 'general'}:{field}" for path, field, *_ in BOUNDED_FIELDS],
 )
 def test_a_form_value_longer_than_its_column_is_a_field_error_and_its_length_is_saved(
-    owner_client, owner, page, field, model, column, other, context_name
+    owner_client, owner, path, field, model, column, other, context_name
 ):
-    url = BASE + page.format(owner=owner.pk)
+    # Not "page": that name is pytest-playwright's fixture, and would make this a
+    # browser test.
+    url = BASE + path.format(owner=owner.pk)
     limit = column_length(model, column)
 
     too_long = owner_client.post(url, {**other, field: "x" * (limit + 1)})

@@ -1,11 +1,12 @@
 from datetime import timedelta
 
 import pytest
+from django.core.cache import cache
 from django.utils import timezone
 
 from orgadmin import actions
 from orgadmin.models import ScimRequestLog, ScimToken
-from scim import request_log
+from scim import request_log, token_cache
 from tests import helpers
 from tests.helpers import ScimClient, assert_error
 
@@ -31,6 +32,49 @@ def test_revoked_token_gets_401(organization):
     actions.revoke_scim_token(token, actor=helpers.SYSTEM)
     body = assert_error(ScimClient(secret).get("Users"), 401)
     assert "revoked" in body["detail"]
+
+
+@pytest.fixture
+def token_cached_long(monkeypatch):
+    """Cache tokens for a minute, so that no test depends on its own speed."""
+    monkeypatch.setattr(token_cache, "CACHE_SECONDS", 60)
+
+
+def test_a_cached_token_authenticates_without_a_query(
+    scim, token_cached_long, django_assert_max_num_queries
+):
+    assert scim.get("Users").status_code == 200
+    with django_assert_max_num_queries(4) as captured:
+        assert scim.get("Users").status_code == 200
+    assert not any("scimtoken" in q["sql"] for q in captured.captured_queries)
+
+
+def test_a_revoked_token_is_refused_on_the_next_request_though_cached(
+    organization, token_cached_long
+):
+    secret = helpers.issue_token(organization)
+    client = ScimClient(secret)
+    assert client.get("Users").status_code == 200
+    token = ScimToken.objects.get(digest=ScimToken.digest_of(secret))
+    actions.revoke_scim_token(token, actor=helpers.SYSTEM)
+    body = assert_error(client.get("Users"), 401)
+    assert "revoked" in body["detail"]
+
+
+def test_a_cached_token_is_refused_once_it_expires(organization, token_cached_long):
+    token, secret = actions.issue_scim_token(
+        organization,
+        name="Okta",
+        actor=helpers.SYSTEM,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+    client = ScimClient(secret)
+    assert client.get("Users").status_code == 200
+    cached = cache.get(ScimToken.cache_key(token.digest))
+    cached.expires_at = timezone.now() - timedelta(seconds=1)
+    cache.set(ScimToken.cache_key(token.digest), cached, 60)
+    body = assert_error(client.get("Users"), 401)
+    assert "expired" in body["detail"]
 
 
 def test_expired_token_gets_401(organization):
@@ -68,15 +112,18 @@ def test_token_records_last_use_at_most_once_a_minute(
 
     stale = timezone.now() - ScimToken.LAST_USED_RESOLUTION - timedelta(seconds=1)
     ScimToken.objects.filter(pk=token.pk).update(last_used_at=stale)
+    # A minute later the cached row (scim/token_cache.py, a second) is long gone.
+    cache.delete(ScimToken.cache_key(token.digest))
     assert scim.get("Users").status_code == 200
     token.refresh_from_db()
     assert token.last_used_at > stale
 
 
 def test_a_fresh_token_use_costs_no_update_query(scim, django_assert_num_queries):
-    scim.get("Users")  # records the first use
-    # token, count, page, emails, groups and the log row: no UPDATE of the token.
-    with django_assert_num_queries(6) as captured:
+    scim.get("Users")  # records the first use, and caches the token
+    # page, emails, groups and the log row: the token is cached, and the short page
+    # proves the total (no COUNT). No UPDATE of the token.
+    with django_assert_num_queries(4) as captured:
         assert scim.get("Users").status_code == 200
     assert not any(q["sql"].startswith("UPDATE") for q in captured.captured_queries)
 

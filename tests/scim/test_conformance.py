@@ -12,6 +12,7 @@ from django.core.wsgi import get_wsgi_application
 from scim2_client.engines.wsgi import WSGISCIMClient
 from scim2_tester import Status, check_server
 
+from orgadmin import actions
 from tests import helpers
 
 BASE_URL = "http://testserver"
@@ -37,6 +38,12 @@ def test_scim2_tester_finds_no_failures(db, settings, keep_the_test_connection):
     # The tester invents users on random domains, so the domain rule is off here;
     # tests/scim/test_users.py covers it.
     organization = helpers.make_organization("acme", restrict_to_claimed_domains=False)
+    # The tester creates and deletes dozens of users within a minute, which the
+    # deprovisioning brake rightly stops (tests/scim/test_deprovisioning_brake.py);
+    # an owner raises it for such a run.
+    actions.update_deprovisioning_brake(
+        organization, share_percent=100, minimum=1_000_000, actor=helpers.SYSTEM
+    )
     client = WSGISCIMClient(
         get_wsgi_application(),
         base_url=f"{BASE_URL}/scim/v2",

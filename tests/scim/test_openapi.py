@@ -6,8 +6,8 @@ import json
 
 import pytest
 import schemathesis
-from hypothesis import HealthCheck, settings
 from django.urls import reverse
+from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,

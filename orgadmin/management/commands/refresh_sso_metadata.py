@@ -13,6 +13,8 @@ class Command(OrgAdminCommand):
         "about IdP certificates expiring within 30 or 7 days."
     )
 
+    runs_alone = True
+
     def add_arguments(self, parser):
         parser.add_argument("slug", nargs="*", help="Only these organizations.")
 

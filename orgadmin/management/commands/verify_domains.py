@@ -1,5 +1,7 @@
 from collections import Counter
 
+from django.core.management.base import CommandError
+
 from orgadmin import actions
 from orgadmin.audit import Actor
 from orgadmin.management.commands._base import OrgAdminCommand
@@ -12,11 +14,24 @@ class Command(OrgAdminCommand):
         "failing ones and unverify those failing for 7 days."
     )
 
+    runs_alone = True
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--limit",
+            type=int,
+            default=1000,
+            help="Check at most this many claims, least recently checked first "
+            "(default 1000; the next run goes on), so that one run stays bounded.",
+        )
+
     def actor(self) -> Actor:
         return Actor.system("Scheduled check (manage.py verify_domains)")
 
-    def handle(self, *args, **options):
-        visited = actions.recheck_domains(actor=self.actor())
+    def handle(self, *args, limit, **options):
+        if limit < 1:
+            raise CommandError("--limit must be at least 1.")
+        visited = actions.recheck_domains(actor=self.actor(), limit=limit)
         changed = Counter()
         for claimed, previous in visited:
             if claimed.status != previous:
