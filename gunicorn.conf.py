@@ -26,7 +26,9 @@ threads = int(os.environ.get("GUNICORN_THREADS", "2"))
 # is gunicorn's maximum and matches nginx's default 8k header buffers.
 limit_request_line = 8190
 
-# Restart each worker after about 1,000 requests, staggered so they never all restart at
-# once: a slow leak cannot grow without bound.
-max_requests = 1000
-max_requests_jitter = 100
+# Restart each worker after about 10,000 requests, staggered so they never all restart
+# at once: a slow leak cannot grow without bound. Not fewer: a new worker imports the
+# project again on its first request (5% of the samples in bench/RESULTS.md at 1,000,
+# where a SCIM sync restarted each worker every 30 seconds).
+max_requests = 10000
+max_requests_jitter = 1000

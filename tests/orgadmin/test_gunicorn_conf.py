@@ -27,7 +27,7 @@ def gunicorn_config() -> Config:
 def test_the_config_accepts_request_lines_up_to_gunicorns_maximum():
     config = gunicorn_config()
     assert config.limit_request_line == 8190
-    assert config.max_requests == 1000 and config.max_requests_jitter == 100
+    assert config.max_requests == 10000 and config.max_requests_jitter == 1000
 
 
 def test_workers_threads_and_bind_come_from_the_environment(monkeypatch):
