@@ -603,9 +603,7 @@ class SSOConfiguration(models.Model):
     @property
     def signs_in(self) -> bool:
         """Whether people can sign in through the IdP now (not only test it)."""
-        return (
-            self.enabled and self.has_idp_settings and self.organization.sso_enabled
-        )
+        return self.enabled and self.has_idp_settings and self.organization.sso_enabled
 
 
 class SSOAttemptQuerySet(models.QuerySet):

@@ -131,7 +131,9 @@ TEMPLATES = [
 
 # Connections persist for DATABASE_CONN_MAX_AGE seconds; the health check replaces one
 # the database dropped (a restart, a failover) at the start of the next request rather
-# than failing it, so nothing needs a restart once the database is back.
+# than failing it, so nothing needs a restart once the database is back. On PostgreSQL
+# it first polls the socket (orgadmin/postgresql/base.py), so a live connection costs
+# no SELECT 1.
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -139,6 +141,8 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    DATABASES["default"]["ENGINE"] = "orgadmin.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

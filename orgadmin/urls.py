@@ -40,6 +40,7 @@ organization_patterns = [
         views.member_ownership,
         name="member-ownership",
     ),
+    path("members/removed/", views.member_removed_list, name="member-removed-list"),
     path(
         "members/removed/<int:removed_id>/restore/",
         views.member_restore,

@@ -241,18 +241,24 @@ def member_list(request, slug):
         page=page,
         filtered=filters.has_changed(),
         sole_owner_id=_sole_owner_id(organization),
-        removed_members=list(
-            RemovedMember.objects.for_organization(organization).restorable()[
-                :REMOVED_MEMBERS_SHOWN
-            ]
-        )
-        if me.is_administrator
-        else [],
     )
 
 
-# The Members page lists the latest removed members an owner may still restore.
-REMOVED_MEMBERS_SHOWN = 50
+@login_required
+def member_removed_list(request, slug):
+    """The members removed in the last RemovedMember.KEEP, which owners may restore;
+    linked from the Members page."""
+    organization, me = access_organization(request.user, slug, administrators_only=True)
+    removed = RemovedMember.objects.for_organization(organization).restorable()
+    return render_settings(
+        request,
+        "orgadmin/member_removed_list.html",
+        organization,
+        me,
+        "members",
+        page=Paginator(removed, MEMBERS_PER_PAGE).get_page(request.GET.get("page")),
+        keep_days=RemovedMember.KEEP.days,
+    )
 
 
 @login_required
@@ -264,7 +270,7 @@ def member_restore(request, slug, removed_id):
         member = actions.restore_member(removed, actor=actor_for(request))
     except OrgAdminError as error:
         messages.error(request, f"{removed.label} was not restored: {error.message}")
-        return redirect("orgadmin:member-list", slug=slug)
+        return redirect("orgadmin:member-removed-list", slug=slug)
     messages.success(
         request,
         f"{member.label} was restored, with their teams; the identity provider sees "

@@ -13,8 +13,11 @@ from scim.serializers import parse_scim_id
 
 
 def scim_member(organization: Organization, scim_id: str) -> Member:
-    queryset = Member.objects.for_organization(organization)
-    return _get(queryset.select_related("manager"), scim_id, "user", organization)
+    # The manager is not joined: most members have none, and the SCIM answer loads
+    # the few columns it shows of one (scim.views.MemberListing.members_to_scim).
+    return _get(
+        Member.objects.for_organization(organization), scim_id, "user", organization
+    )
 
 
 def scim_team(organization: Organization, scim_id: str) -> Team:

@@ -16,6 +16,7 @@ from django.db.models import (
     F,
     Model,
     OrderBy,
+    Prefetch,
     QuerySet,
     Value,
     prefetch_related_objects,
@@ -248,19 +249,25 @@ def page_of(queryset, parameters: ListParameters) -> tuple[int, list]:
 
 
 def _page(queryset, parameters: ListParameters, offset: int) -> list:
-    """The page's rows. Past the first page, their primary keys come first, from a
-    subquery that the index on (organization, created_at, id) answers without
-    reading rows, then only those rows are read.
+    """The page's rows, without joins. Past the first page, their primary keys come
+    first, from the index on (organization, created_at, id) without reading rows, then
+    those rows by primary key.
 
-    Sorting the organization's whole rows (joined to their managers) to skip all but
-    the last hundred made the end of a 100,000-member list 13 times slower than its
-    start (bench/RESULTS.md).
+    Sorting the organization's whole rows joined to their managers, to skip all but the
+    last hundred, made the end of a 100,000-member list 13 times slower than its start;
+    and on a table just filled, before its statistics are gathered, the planner ran the
+    join as a nested loop of seconds (bench/RESULTS.md).
     """
     ordered = queryset.order_by(*parameters.ordering)
     if offset == 0:
         return list(ordered[: parameters.count])
-    pks = ordered.values("pk")[offset : offset + parameters.count]
-    return list(ordered.filter(pk__in=pks))
+    pks = list(ordered.values_list("pk", flat=True)[offset : offset + parameters.count])
+    rows = queryset.model._default_manager.in_bulk(pks)
+    return [rows[pk] for pk in pks if pk in rows]
+
+
+# What a User's enterprise `manager` shows of the manager (serializers.member_to_scim).
+MANAGER_FIELDS = ("scim_id", "display_name", "email", "user_name")
 
 
 class MemberListing(ScimView):
@@ -272,7 +279,7 @@ class MemberListing(ScimView):
         queryset = Member.objects.for_organization(self.organization)
         if parameters.filter:
             queryset = filters.filter_members(queryset, parameters.filter)
-        total, page = page_of(queryset.select_related("manager"), parameters)
+        total, page = page_of(queryset, parameters)
         resources = self.members_to_scim(page, projection)
         return Response(
             list_response(resources, total=total, start_index=parameters.start_index)
@@ -291,6 +298,11 @@ class MemberListing(ScimView):
             # Skipped for members whose emails are already loaded (by the action that
             # wrote them, or the update that compared them).
             prefetch_related_objects(members, "email_addresses")
+        # One small query, and none when no member on the page has a manager.
+        prefetch_related_objects(
+            members,
+            Prefetch("manager", queryset=Member.objects.only(*MANAGER_FIELDS)),
+        )
         if teams is None:
             teams = {}
             if members and projection.includes("groups"):
@@ -682,9 +694,7 @@ class RootSearchView(MemberListing, TeamListing):
         pks = {Member: [], Team: []}
         for model, pk in page:
             pks[model].append(pk)
-        members = list(
-            Member.objects.filter(pk__in=pks[Member]).select_related("manager")
-        )
+        members = list(Member.objects.filter(pk__in=pks[Member]))
         teams = list(Team.objects.filter(pk__in=pks[Team]))
         serialized = dict(
             zip(

@@ -1,5 +1,6 @@
 import pytest
 from django.conf import settings as django_settings
+from django.core.cache import cache
 from django.test import override_settings
 
 from tests import helpers
@@ -26,6 +27,15 @@ def _plain_http_live_server():
         CSRF_COOKIE_SECURE=False,
     ):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Rate-limit counters (allauth's, SCIM's), used TOTP codes, cached tokens and the
+    # request-log counter live in the cache: each test starts without another's.
+    cache.clear()
+    yield
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)

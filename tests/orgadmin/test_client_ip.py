@@ -2,7 +2,6 @@
 in audit events, in a SCIM token's last use and in allauth's sign-in rate limits."""
 
 import pytest
-from django.core.cache import cache
 from django.core.checks import run_checks
 from django.core.exceptions import ImproperlyConfigured
 
@@ -15,13 +14,6 @@ DOMAINS = "/organizations/acme/access-security/domains/"
 # What the proxy (REMOTE_ADDR 127.0.0.1 in the test client) forwards: a value the client
 # wrote itself, then the address the proxy saw.
 SPOOFED_THEN_REAL = "198.51.100.66, 203.0.113.7"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_rate_limits():
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

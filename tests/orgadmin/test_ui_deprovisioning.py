@@ -91,17 +91,19 @@ def test_an_admin_sees_the_brake_but_cannot_resume(client, organization):
     assert DeprovisioningBrake.objects.get(organization=organization).is_tripped
 
 
-def test_the_owner_restores_a_removed_member_from_the_members_page(
+def test_the_owner_restores_a_removed_member_from_the_members_pages(
     owner_client, organization
 ):
     scim = ScimClient(helpers.issue_token(organization))
     pat = helpers.create(scim, "pat@acme.example")
     scim.delete(f"Users/{pat['id']}")
 
-    page = owner_client.get(MEMBERS).content.decode()
+    members = owner_client.get(MEMBERS).content.decode()
+    page = owner_client.get(f"{MEMBERS}removed/").content.decode()
     removed = organization.removed_members.get()
     response = owner_client.post(f"{MEMBERS}removed/{removed.pk}/restore/", follow=True)
 
+    assert f'href="{MEMBERS}removed/"' in members
     assert 'data-removed="pat@acme.example"' in page
     assert "was restored" in response.content.decode()
     assert scim.get(f"Users/{pat['id']}").status_code == 200

@@ -1,18 +1,9 @@
 import pytest
-from django.core.cache import cache
 from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 
 from tests import helpers
 from tests.helpers import ScimClient
-
-
-@pytest.fixture(autouse=True)
-def _fresh_cache():
-    # Throttle windows and request-log counters live in the cache.
-    cache.clear()
-    yield
-    cache.clear()
 
 
 @pytest.fixture

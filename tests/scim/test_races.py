@@ -7,7 +7,15 @@ and that the end state is one some serial order of the same requests gives.
 
 import pytest
 
-from orgadmin.models import AuditEvent, Member, ScimRequestLog, Team, TeamMembership
+from orgadmin import actions
+from orgadmin.models import (
+    AuditEvent,
+    Member,
+    Organization,
+    ScimRequestLog,
+    Team,
+    TeamMembership,
+)
 from tests import helpers
 from tests.helpers import GROUP, USER, ScimClient, assert_error, in_parallel
 
@@ -243,6 +251,14 @@ def test_a_member_deleted_while_a_patch_adds_it_is_never_a_500_nor_a_dangling_ro
     secret,
 ):
     # Entra ID deletes a user and updates a group that still lists it, in parallel.
+    # 24 deletes of members created within the hour would trip the deprovisioning
+    # brake (tests/scim/test_deprovisioning_brake.py); an owner raises it here.
+    actions.update_deprovisioning_brake(
+        Organization.objects.get(slug="acme"),
+        share_percent=100,
+        minimum=1_000_000,
+        actor=helpers.SYSTEM,
+    )
     for round in range(3):
         users = make_users(secret, 8)  # the names are free again after each round
         group = make_group(secret, f"Round {round}")
