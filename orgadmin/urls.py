@@ -130,3 +130,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path(f"{SCIM_PATH}/", include("scim.urls")),
 ]
+
+handler500 = "orgadmin.middleware.server_error"
