@@ -16,6 +16,7 @@ import os
 import re
 
 import dj_database_url
+from django.apps import AppConfig
 
 # ------------------------------------------------------------------------- settings
 
@@ -23,17 +24,32 @@ DEBUG = False
 SECRET_KEY = os.environ.get("DJANGO_SECRET_KEY", "bench-floor-only")
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 ROOT_URLCONF = "bench.floor"
-INSTALLED_APPS = ["django.contrib.contenttypes", "django.contrib.auth", "orgadmin"]
+
+
+class OrgadminModels(AppConfig):
+    """orgadmin's models without its ready(), which connects sign-in signals to allauth
+    (not installed here)."""
+
+    name = "orgadmin"
+
+
+INSTALLED_APPS = [
+    "django.contrib.contenttypes",
+    "django.contrib.auth",
+    "bench.floor.OrgadminModels",
+]
 MIDDLEWARE: list[str] = []
 AUTH_USER_MODEL = "orgadmin.User"
 DATABASES = {
-    # As orgadmin.settings: persistent connections, health-checked.
+    # As orgadmin.settings: persistent connections, health-checked (by polling the
+    # socket first, orgadmin/postgresql/base.py).
     "default": dj_database_url.parse(
         os.environ["DATABASE_URL"],
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
     )
 }
+DATABASES["default"]["ENGINE"] = "orgadmin.postgresql"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True
 LOGGING = {
