@@ -10,6 +10,8 @@ from django.conf import settings
 from django.core.mail import send_mail
 from django.template.loader import render_to_string
 
+from orgadmin.models import Member, Organization
+
 logger = logging.getLogger(__name__)
 
 
@@ -38,3 +40,16 @@ def _send_templated_mail(
         )
         return False
     return True
+
+
+def _administrator_emails(organization: Organization) -> list[str]:
+    """The addresses of the organization's active owners and admins who can sign in."""
+    return sorted(
+        set(
+            Member.objects.for_organization(organization)
+            .active()
+            .administrators()
+            .filter(user__is_active=True)
+            .values_list("user__email", flat=True)
+        )
+    )

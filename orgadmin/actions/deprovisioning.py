@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgadmin.actions._audit import _assign_changes
-from orgadmin.actions._mail import _send_templated_mail
+from orgadmin.actions._mail import _administrator_emails, _send_templated_mail
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.errors import DeprovisioningPaused, InvalidValue, NotPermitted
 from orgadmin.models import (
@@ -289,15 +289,7 @@ def _warn_administrators(
     organization: Organization, brake: DeprovisioningBrake
 ) -> bool:
     """Email the organization's active owners and admins; False when sending failed."""
-    recipients = sorted(
-        set(
-            Member.objects.for_organization(organization)
-            .active()
-            .administrators()
-            .filter(user__is_active=True)
-            .values_list("user__email", flat=True)
-        )
-    )
+    recipients = _administrator_emails(organization)
     return _send_templated_mail(
         "deprovisioning_paused",
         {"organization": organization, "brake": brake},

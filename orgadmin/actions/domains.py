@@ -12,12 +12,12 @@ from django.db.models import F
 from django.utils import timezone
 
 from orgadmin import domains
-from orgadmin.actions._mail import _send_templated_mail
+from orgadmin.actions._mail import _administrator_emails, _send_templated_mail
 from orgadmin.actions._rows import _copy_fields, _save_unique
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.dns import check_txt_record
 from orgadmin.errors import AlreadyExists, DomainAlreadyClaimed, InvalidValue
-from orgadmin.models import CheckOutcome, ClaimedDomain, Member, Organization, User
+from orgadmin.models import CheckOutcome, ClaimedDomain, Organization, User
 
 logger = logging.getLogger(__name__)
 
@@ -479,15 +479,7 @@ def _tell_about_ended_failure(claimed: ClaimedDomain) -> None:
 def _email_administrators(claimed: ClaimedDomain, template: str) -> bool:
     """Email the organization's active owners and admins; False when sending failed."""
     organization = claimed.organization
-    recipients = sorted(
-        set(
-            Member.objects.for_organization(organization)
-            .active()
-            .administrators()
-            .filter(user__is_active=True)
-            .values_list("user__email", flat=True)
-        )
-    )
+    recipients = _administrator_emails(organization)
     return _send_templated_mail(
         template, {"claimed": claimed, "organization": organization}, recipients
     )

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from orgadmin.actions._audit import _assign_changes
-from orgadmin.actions._mail import _send_templated_mail
+from orgadmin.actions._mail import _administrator_emails, _send_templated_mail
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.errors import InvalidValue, NotPermitted
 from orgadmin.models import AuditEvent, Member, Organization, SSOConfiguration, User
@@ -192,13 +192,7 @@ def _warn_once(configuration, certificate, fingerprint: str, days: int) -> bool:
         locked.certificate_warnings_sent = warned
         locked.save(update_fields=["certificate_warnings_sent"])
         organization = locked.organization
-        recipients = list(
-            Member.objects.for_organization(organization)
-            .active()
-            .administrators()
-            .filter(user__isnull=False)
-            .values_list("user__email", flat=True)
-        )
+        recipients = _administrator_emails(organization)
         record_event(
             organization,
             actor=Actor.system(),
