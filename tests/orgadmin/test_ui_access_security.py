@@ -6,11 +6,6 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import NameOID
 from django.contrib.sessions.models import Session
 
 from orgadmin import actions, domains
@@ -19,6 +14,7 @@ from orgadmin.models import AuditEvent, ScimToken, SSOConfiguration
 from tests import helpers
 from tests.dns_server import serving
 from tests.helpers import PASSWORD
+from tests.saml_idp import make_certificate
 
 SCIM = "/organizations/acme/access-security/scim/"
 NEW_TOKEN = "/organizations/acme/access-security/scim/tokens/new/"
@@ -42,20 +38,8 @@ def reauthenticate(client):
 
 
 def self_signed_certificate(days: int = 365) -> str:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test IdP")])
-    now = datetime.now(UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(days=400))
-        .not_valid_after(now + timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    return certificate.public_bytes(Encoding.PEM).decode()
+    # Valid since 400 days, so that days=-1 is one that has expired.
+    return make_certificate(days=days, valid_from_days=-400)[1]
 
 
 def test_access_security_shows_its_four_tabs_with_the_current_one_marked(owner_client):
