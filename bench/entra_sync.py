@@ -52,6 +52,7 @@ from bench.load import (
     Phase,
     Recorder,
     Response,
+    RoundRobinClient,
     format_row,
     run_parallel,
     summarize,
@@ -59,10 +60,13 @@ from bench.load import (
 from bench.servers import (
     Databases,
     Server,
+    ServerGroup,
     django_env,
     migrate,
+    postmaster_pid,
     require_database_url,
     run_fixture,
+    tree_cpu_seconds,
 )
 
 USER = "urn:ietf:params:scim:schemas:core:2.0:User"
@@ -169,8 +173,10 @@ class Target:
     name: str
     base: str  # the SCIM base URL, .../scim/v2
     token: str | None
-    server: Server | None = None
+    server: Server | ServerGroup | None = None
     checked: bool = True  # differences fail the run
+    # Every server's base URL: the clients send each request to the next in turn.
+    bases: list[str] = field(default_factory=list)
 
 
 class Sync:
@@ -186,8 +192,11 @@ class Sync:
         self.unexpected: Counter = Counter()
         self.unexpected_example: dict[tuple[str, int], str] = {}
         self.differences: dict[str, list[str]] = defaultdict(list)
+        self.postmaster = postmaster_pid() if target.server is not None else None
 
-    def client(self) -> Client:
+    def client(self) -> Client | RoundRobinClient:
+        if len(self.target.bases) > 1:
+            return RoundRobinClient(self.target.bases, self.target.token)
         return Client(self.target.base, self.target.token)
 
     def send(
@@ -209,9 +218,24 @@ class Sync:
             self.unexpected_example.setdefault(key, " ".join(text.split()))
         return response
 
+    def cpu_now(self) -> dict[str, float]:
+        """CPU seconds used so far by the server's processes, PostgreSQL's and ours.
+
+        On a machine where clients, server and database share the CPUs, CPU time per
+        request is steadier than requests per second, and says who spends it."""
+        times = os.times()
+        used = {"client": times.user + times.system}
+        server = self.target.server
+        if server is not None and server.process is not None:
+            used["server"] = server.cpu_seconds()
+            if self.postmaster:
+                used["PostgreSQL"] = tree_cpu_seconds(self.postmaster)
+        return used
+
     def run_phase(self, name: str, items: list, work) -> Phase:
         phase = Phase(name)
         self.recorder.phase = phase
+        before = self.cpu_now()
         run_parallel(
             phase,
             items,
@@ -220,6 +244,8 @@ class Sync:
             clients=self.clients,
             time_limit=self.time_limit,
         )
+        after = self.cpu_now()
+        phase.cpu_seconds = {k: after[k] - before[k] for k in after if k in before}
         self.recorder.phase = None
         self.phases[name] = phase
         return phase
@@ -492,12 +518,39 @@ class Sync:
             )
         return result
 
+    def cpu_ms_per_request(self, name: str) -> dict[str, float]:
+        """CPU milliseconds per request of a phase (or of the sync phases, "total")."""
+        phases = (
+            [p for n, p in self.phases.items() if n in SYNC_PHASES]
+            if name == "total"
+            else [self.phases[name]]
+            if name in self.phases
+            else []
+        )
+        requests = sum(len(p.samples) for p in phases)
+        if not requests or not all(p.cpu_seconds for p in phases):
+            return {}
+        spent: dict[str, float] = defaultdict(float)
+        for phase in phases:
+            for who, seconds in phase.cpu_seconds.items():
+                spent[who] += seconds
+        order = ("server", "PostgreSQL", "client")
+        result = {who: spent[who] * 1000 / requests for who in order if who in spent}
+        result["all"] = sum(result.values())
+        return result
+
     def report(self, label: str) -> None:
         print(f"\n{label}")
         summaries = self.summaries()
         for name in (*SYNC_PHASES, "total", "verify"):
             if name in summaries:
                 print(format_row(name, summaries[name]))
+                cpu = self.cpu_ms_per_request(name)
+                if cpu:
+                    print(
+                        "      CPU ms per request: "
+                        + ", ".join(f"{who} {ms:.2f}" for who, ms in cpu.items())
+                    )
         kinds: dict[str, list] = defaultdict(list)
         for name in (*SYNC_PHASES, "verify"):
             prefix = "verify: " if name == "verify" else ""
@@ -567,36 +620,38 @@ class Servers:
             migrate("bench.peer.settings", self.databases.url(name))
             self.templates["peer"] = name
 
-    def target(self, kind: str, settings: str | None = None, **extra: str) -> Target:
+    def target(
+        self,
+        kind: str,
+        settings: str | None = None,
+        *,
+        processes: int = 1,
+        **extra: str,
+    ) -> Target:
+        """A fresh database and `processes` gunicorn servers on it (a ServerGroup when
+        more than one, which the clients then use in turn)."""
         database = self.databases.create(kind, template=self.templates[kind])
         url = self.databases.url(database)
+        ready_path = "/scim/v2/ServiceProviderConfig"
         if kind == "orgadmin":
             env = django_env(settings or "orgadmin.settings", url, **extra)
-            server = Server(
-                "orgadmin",
-                "orgadmin.wsgi:application",
-                env,
-                ready_path="/scim/v2/ServiceProviderConfig",
-            )
-            token = self.orgadmin_token
+            wsgi_app, token = "orgadmin.wsgi:application", self.orgadmin_token
         elif kind == "peer":
             env = django_env("bench.peer.settings", url, BENCH_PEER_TOKEN=PEER_TOKEN)
-            server = Server(
-                "peer",
-                "bench.peer.wsgi:application",
-                env,
-                ready_path="/scim/v2/ServiceProviderConfig",
-            )
-            token = PEER_TOKEN
+            wsgi_app, token = "bench.peer.wsgi:application", PEER_TOKEN
         else:
             env = django_env(
                 "bench.floor",
                 url,
                 BENCH_FLOOR_ORGANIZATION_ID=str(self.organization_id),
             )
-            server = Server("floor", "bench.floor:application", env)
-            token = None
-        return Target(kind, server.base + "/scim/v2", token, server, kind != "peer")
+            wsgi_app, token, ready_path = "bench.floor:application", None, "/"
+        servers = [
+            Server(kind, wsgi_app, env, ready_path=ready_path) for _ in range(processes)
+        ]
+        server = servers[0] if processes == 1 else ServerGroup(servers)
+        bases = [s.base + "/scim/v2" for s in servers]
+        return Target(kind, bases[0], token, server, kind != "peer", bases)
 
 
 # ------------------------------------------------------------------------- comparing
@@ -625,6 +680,21 @@ def print_comparison(runs: dict[str, list[Sync]]) -> None:
             p50 = median_of(runs[name], phase, "p50")
             p99 = median_of(runs[name], phase, "p99")
             cells.append(f"{rps:9.1f} ({p50:5.1f} / {p99:5.1f})")
+        print(f"  {phase:<12} " + "".join(f"{c:>26}" for c in cells))
+    print("\nCPU ms per request, medians over rounds (server / PostgreSQL / client)")
+    for phase in (*SYNC_PHASES, "total"):
+        cells = []
+        for name in names:
+            per_run = [s.cpu_ms_per_request(phase) for s in runs[name]]
+            per_run = [c for c in per_run if c]
+            if not per_run:
+                cells.append(f"{'-':>26}")
+                continue
+            who = [
+                statistics.median(c.get(k, 0.0) for c in per_run)
+                for k in ("server", "PostgreSQL", "client")
+            ]
+            cells.append(f"{who[0]:5.2f} / {who[1]:5.2f} / {who[2]:5.2f}")
         print(f"  {phase:<12} " + "".join(f"{c:>26}" for c in cells))
     for name in names:
         rss = [s.target.server.peak_rss_mb for s in runs[name] if s.target.server]
@@ -699,6 +769,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="members per group PATCH in the groups phase",
     )
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument(
+        "--servers",
+        type=int,
+        default=1,
+        help="gunicorn processes per target, each on its own port, on one database; "
+        "each client sends its requests to them in turn (round-robin)",
+    )
     parser.add_argument(
         "--rounds", type=int, default=2, help="runs per server, interleaved A B A B"
     )
@@ -784,7 +861,13 @@ def main(argv: list[str] | None = None) -> None:
         servers.prepare(set(kinds))
         print(
             f"templates migrated in {time.monotonic() - started:.0f} s; gunicorn "
-            f"with gunicorn.conf.py, 2 workers, on PostgreSQL; load average "
+            f"with gunicorn.conf.py, 2 workers, on PostgreSQL"
+            + (
+                f", {args.servers} gunicorn processes per target used round-robin"
+                if args.servers > 1
+                else ""
+            )
+            + "; load average "
             f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
         )
         if args.profile:
@@ -804,7 +887,7 @@ def main(argv: list[str] | None = None) -> None:
             checked.append(sync)
         for round_number in range(1, args.rounds + 1):
             for kind in kinds:
-                target = servers.target(kind)
+                target = servers.target(kind, processes=args.servers)
                 with target.server:
                     sync = run_sync(target, plan, args, f"{kind}, round {round_number}")
                 runs[kind].append(sync)

@@ -93,6 +93,24 @@ class Client:
         raise AssertionError("unreachable")
 
 
+class RoundRobinClient:
+    """One keep-alive connection to each of several servers, sending each request to
+    the next in turn (a round-robin load balancer in front of several app hosts)."""
+
+    def __init__(self, bases: list[str], token: str | None, *, timeout: float = 60):
+        self.clients = [Client(base, token, timeout=timeout) for base in bases]
+        self.turn = 0
+
+    def request(self, method: str, path: str, body=None) -> Response:
+        client = self.clients[self.turn % len(self.clients)]
+        self.turn += 1
+        return client.request(method, path, body)
+
+    def close(self) -> None:
+        for client in self.clients:
+            client.close()
+
+
 @dataclass
 class Sample:
     kind: str
@@ -111,6 +129,8 @@ class Phase:
     seconds: float = 0.0
     timed_out: bool = False
     errors: list[str] = field(default_factory=list)
+    # CPU seconds spent during the phase, by whom: "server", "PostgreSQL", "client".
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> dict:
         return summarize(self.samples, self.seconds)

@@ -239,7 +239,51 @@ class Server:
             self.process.kill()
             self.process.wait(timeout=5)
 
+    def cpu_seconds(self) -> float:
+        return tree_cpu_seconds(self.process.pid) if self.process else 0.0
+
     def __enter__(self) -> Server:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+class ServerGroup:
+    """Several gunicorn processes serving one database, each on its own port, as
+    several app hosts behind a load balancer do; used like one Server."""
+
+    def __init__(self, servers: list[Server]):
+        self.servers = servers
+        self.name = servers[0].name
+        self.process = servers[0].process
+
+    @property
+    def bases(self) -> list[str]:
+        return [server.base for server in self.servers]
+
+    def start(self) -> ServerGroup:
+        for server in self.servers:
+            server.start()
+        self.process = self.servers[0].process
+        return self
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+    def cpu_seconds(self) -> float:
+        return sum(server.cpu_seconds() for server in self.servers)
+
+    @property
+    def peak_rss_mb(self) -> float:
+        return max(server.peak_rss_mb for server in self.servers)
+
+    @property
+    def workers_seen(self) -> int:
+        return sum(server.workers_seen for server in self.servers)
+
+    def __enter__(self) -> ServerGroup:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -259,6 +303,47 @@ def children_of(parent: int) -> list[int]:
         if int(fields[1]) == parent:
             found.append(int(entry.name))
     return sorted(found)
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            text = stat.read()
+    except OSError:
+        return None
+    comm = text[text.index("(") + 1 : text.rindex(")")]
+    return [comm, *text.rsplit(")", 1)[1].split()]
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU time (user + system) of a process, its live children and the children it
+    has reaped (cutime, cstime): a gunicorn master and its workers, or the PostgreSQL
+    postmaster and its backends, including those that have exited."""
+    fields = _stat_fields(root)
+    if fields is None:
+        return 0.0
+    # fields[k] is field k + 2 of proc(5)'s stat: utime (14), stime, cutime, cstime.
+    ticks = sum(int(fields[i]) for i in (12, 13, 14, 15))
+    for pid in children_of(root):
+        child = _stat_fields(pid)
+        if child is not None:
+            ticks += int(child[12]) + int(child[13])
+    return ticks / CLOCK_TICKS
+
+
+def postmaster_pid() -> int | None:
+    """The PostgreSQL postmaster on this machine (a `postgres` whose parent is not)."""
+    postgres = {}
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and fields[0] == "postgres":
+                postgres[int(entry.name)] = int(fields[2])
+    roots = [pid for pid, parent in postgres.items() if parent not in postgres]
+    return roots[0] if len(roots) == 1 else None
 
 
 def vm_hwm_kb(pid: int) -> int:
