@@ -148,6 +148,9 @@ def main() -> None:
         finally:
             from django.db import connections
 
+            from scim.request_log import flush_request_log
+
+            flush_request_log()  # before the database goes
             connections.close_all()
 
 

@@ -69,6 +69,14 @@ parse_throttle_rate(SCIM_THROTTLE_RATE)  # a malformed rate stops the start-up
 # addresses between tenants.
 ORGADMIN_SCIM_BAD_TOKEN_LIMIT = env_count("ORGADMIN_SCIM_BAD_TOKEN_LIMIT", 20)
 
+# How often, in milliseconds, each process writes the SCIM request log rows it holds
+# (scim/request_log.py), in one INSERT from a thread of its own, so no request waits
+# on its log; 0 writes each row before its answer leaves. The health view is that much
+# behind, and a killed worker loses its last interval of rows (never a member's).
+ORGADMIN_SCIM_REQUEST_LOG_FLUSH_MS = env_count(
+    "ORGADMIN_SCIM_REQUEST_LOG_FLUSH_MS", 1000
+)
+
 # How many proxies of this deployment append to X-Forwarded-For in front of the app;
 # orgadmin.client_ip and allauth's sign-in rate limits take the client address from it.
 # 0 ignores the header (a client could write anything in it).
@@ -143,6 +151,15 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "orgadmin.postgresql"
+    if env_bool("DATABASE_PREPARED_STATEMENTS", default=True):
+        # Parameters sent apart from the SQL, and each statement prepared on its
+        # connection after its second use, so PostgreSQL parses and plans the
+        # queries of a SCIM request once per connection, not once per request
+        # (bench/RESULTS.md). Behind PgBouncer older than 1.21 in transaction mode
+        # set DATABASE_PREPARED_STATEMENTS=0 (README, "Scaling").
+        DATABASES["default"].setdefault("OPTIONS", {}).update(
+            server_side_binding=True, prepare_threshold=2
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = os.environ.get("REDIS_URL", "")

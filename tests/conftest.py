@@ -45,6 +45,9 @@ def _plain_http_in_tests(settings):
     settings.SESSION_COOKIE_SECURE = False
     settings.CSRF_COOKIE_SECURE = False
     settings.ORGADMIN_BASE_URL = "https://orgadmin.test"
+    # Tests read the SCIM request log right after each request: write each row at
+    # once. tests/scim/test_request_log_buffer.py covers the buffered writer.
+    settings.ORGADMIN_SCIM_REQUEST_LOG_FLUSH_MS = 0
     # PBKDF2 costs about half a second per password set; tests need none of its strength.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.STORAGES = {
