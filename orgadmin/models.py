@@ -1058,8 +1058,9 @@ class Deprovisioning(models.Model):
     """One SCIM request that took a member's access away, or that the brake held back.
 
     The applied ones are the brake's count; the held-back ones are what the SCIM tab
-    lists for the owner to review before Resume. Rows older than the window are
-    deleted as new ones come (orgadmin.actions.deprovisioning).
+    lists for the owner to review before Resume. Applied rows older than the window
+    are deleted, at most once a window, when a new one comes
+    (orgadmin.actions.deprovisioning).
     """
 
     class Kind(models.TextChoices):
