@@ -1,6 +1,6 @@
 """The server's own CPU per request kind, in process, and where it goes (cProfile).
 
-Serves requests straight through Django's WSGI handler (orgadmin's settings, every
+Serves requests straight through orgadmin's WSGI application (orgadmin's settings and
 middleware, PostgreSQL from DATABASE_URL on a database made for the run), with no
 gunicorn and no client in the way, so the figures are the application's CPU time
 (`time.thread_time`, PostgreSQL's own work not included) and steady on a busy machine:
@@ -45,9 +45,9 @@ class Wsgi:
     """Requests through the WSGI handler, as gunicorn would hand them over."""
 
     def __init__(self, token: str):
-        from django.core.handlers.wsgi import WSGIHandler
+        from orgadmin.handlers import SiteAndApiHandler
 
-        self.handler = WSGIHandler()
+        self.handler = SiteAndApiHandler()  # as orgadmin/wsgi.py serves
         self.token = token
 
     def request(self, method: str, path: str, body=None) -> tuple[int, dict | None]:

@@ -118,6 +118,15 @@ MIDDLEWARE = [
     "orgadmin.middleware.DatabaseOutageMiddleware",
 ]
 
+# The SCIM API's paths, served through API_MIDDLEWARE instead (orgadmin/handlers.py):
+# a bearer-token API needs no session, CSRF, messages, sign-in or Content-Security-
+# Policy. HTTPS redirect and HSTS still apply, and a database outage still answers 503.
+API_PATH_PREFIXES = ["/scim/v2/"]
+API_MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "orgadmin.middleware.DatabaseOutageMiddleware",
+]
+
 ROOT_URLCONF = "orgadmin.urls"
 WSGI_APPLICATION = "orgadmin.wsgi.application"
 

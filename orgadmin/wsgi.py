@@ -2,11 +2,15 @@
 
 import os
 
-from django.core.wsgi import get_wsgi_application
+import django
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "orgadmin.settings")
+django.setup(set_prefix=False)
 
-application = get_wsgi_application()
+from orgadmin.handlers import SiteAndApiHandler  # noqa: E402 - needs Django set up
+
+# The settings UI and the SCIM API, each through its own middleware.
+application = SiteAndApiHandler()
 
 from orgadmin.checks import require_secret_key  # noqa: E402 - needs Django set up
 

@@ -6,8 +6,9 @@ import re
 import threading
 
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+from django.conf import settings
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 
 from orgadmin import actions
 from orgadmin.audit import Actor
@@ -102,6 +103,9 @@ class ScimClient:
 
     def __init__(self, secret: str | None):
         self.client = Client()
+        # Through the SCIM API's own middleware, as orgadmin/handlers.py serves it.
+        with override_settings(MIDDLEWARE=settings.API_MIDDLEWARE):
+            self.client.handler.load_middleware()
         self.secret = secret
 
     def request(self, method, path, body=None, *, headers=None, content_type=SCIM_JSON):

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
-from django.core.wsgi import get_wsgi_application
 from django.test import RequestFactory
 
+from orgadmin.handlers import SiteAndApiHandler
 from tests.helpers import ScimClient
 
 
@@ -21,7 +21,7 @@ class WsgiClient:
 
     def __init__(self) -> None:
         self.factory = RequestFactory()
-        self.application = get_wsgi_application()
+        self.application = SiteAndApiHandler()  # as orgadmin/wsgi.py serves
         self.cookies: dict[str, str] = {}
 
     def generic(self, method, path, data="", content_type="", headers=None):
