@@ -3,7 +3,8 @@
 Serves requests straight through orgadmin's WSGI application (orgadmin's settings and
 middleware, PostgreSQL from DATABASE_URL on a database made for the run), with no
 gunicorn and no client in the way, so the figures are the application's CPU time
-(`time.thread_time`, PostgreSQL's own work not included) and steady on a busy machine:
+(`time.thread_time`, PostgreSQL's own work not included), less swayed by other load
+than requests per second (though a busy or throttled CPU still slows every figure):
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python bench/cpu_profile.py [--users 1000] [--profile KIND] [--top 40]
