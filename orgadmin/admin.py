@@ -30,8 +30,10 @@ from orgadmin.models import (
     MemberEmail,
     Organization,
     RemovedMember,
+    SAMLAssertionUse,
     ScimRequestLog,
     ScimToken,
+    SSOAttempt,
     SSOConfiguration,
     Team,
     User,
@@ -424,6 +426,46 @@ class SSOConfigurationAdmin(ReadOnlyAdmin):
     list_filter = ("enabled", "require_sso")
     search_fields = ("organization__name", "idp_entity_id")
     list_select_related = ("organization",)
+
+
+@admin.register(SSOAttempt)
+class SSOAttemptAdmin(ReadOnlyAdmin):
+    """Every answer of an IdP at the ACS, and why it was refused: the reference a
+    refused person was shown, or their email, finds the attempt."""
+
+    list_display = (
+        "created_at",
+        "organization",
+        "outcome",
+        "reason_code",
+        "claimed_email",
+        "reference",
+        "idp_initiated",
+    )
+    list_filter = ("outcome", "reason_code", "idp_initiated", "organization")
+    search_fields = (
+        "reference",
+        "claimed_email",
+        "name_id",
+        "organization__name",
+        "organization__slug",
+    )
+    list_select_related = ("organization",)
+    ordering = ("-created_at", "-pk")
+    date_hierarchy = "created_at"
+
+
+@admin.register(SAMLAssertionUse)
+class SAMLAssertionUseAdmin(ReadOnlyAdmin):
+    """Assertion IDs already accepted, so a replay is refused; each is kept until its
+    assertion expires."""
+
+    list_display = ("assertion_id", "organization", "expires_at")
+    list_filter = ("organization",)
+    search_fields = ("assertion_id", "organization__name", "organization__slug")
+    list_select_related = ("organization",)
+    # No time of acceptance is kept: the latest expiry is, near enough, the newest.
+    ordering = ("-expires_at", "-pk")
 
 
 @admin.register(ScimToken)

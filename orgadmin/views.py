@@ -739,16 +739,22 @@ def sso_settings(request, slug):
         organization=organization
     ).first() or SSOConfiguration(organization=organization)
     was_required = configuration.require_sso
+    before = forms.SSOConfigurationForm.initial_from(configuration)
     form = forms.SSOConfigurationForm(
         request.POST or None,
         request.FILES or None,
-        initial=forms.SSOConfigurationForm.initial_from(configuration),
+        initial=before,
         configuration=configuration if configuration.pk else None,
     )
     if request.method == "POST" and form.submit(
         actions.update_sso_configuration, organization, actor=actor_for(request)
     ):
-        messages.success(request, "SSO settings saved.")
+        # The form's fields are the settings the action diffs and records: the same
+        # values after it means it changed (and recorded) nothing.
+        if forms.SSOConfigurationForm.initial_from(form.result) == before:
+            messages.info(request, NO_CHANGES)
+        else:
+            messages.success(request, "SSO settings saved.")
         if form.result.require_sso and not was_required:
             messages.info(
                 request,

@@ -5,6 +5,7 @@ admin is checked without editing this file; a model the walk cannot build fails 
 BUILDERS has it (or, for a third-party model, NOT_OURS gives the reason to skip it).
 """
 
+import functools
 import itertools
 import json
 from html.parser import HTMLParser
@@ -12,11 +13,14 @@ from html.parser import HTMLParser
 import pytest
 from django.contrib import admin
 from django.contrib.auth.models import Group
+from django.test import Client
 from django.urls import reverse
 
-from orgadmin import actions
-from orgadmin.models import AuditEvent, ScimRequestLog
+from orgadmin import actions, saml
+from orgadmin.models import AuditEvent, SAMLAssertionUse, ScimRequestLog
 from tests.helpers import SYSTEM, make_member, make_organization
+from tests.orgadmin.test_sso_sign_in import ACS_URL, ENTITY_ID, configure, post_to_acs
+from tests.saml_idp import FakeIdP
 
 NOT_OURS = {
     "auth.group": "Django's permission groups; who is in one is audited on the account",
@@ -70,6 +74,35 @@ def build_scim_request_log(organization, n):
     )
 
 
+def build_sso_attempt(organization, n):
+    configuration = actions.update_sso_configuration(organization, actor=SYSTEM)
+    return actions.refuse_sso_attempt(
+        configuration,
+        refusal=saml.ResponseRefused(
+            "signature",
+            "The response is not signed.",
+            received=saml.Received(name_id=f"person{n}@acme.example"),
+        ),
+    )
+
+
+@functools.cache
+def signing_idp() -> FakeIdP:
+    # One key for the whole run: making an RSA key per row would slow the walk.
+    return FakeIdP()
+
+
+def build_saml_assertion_use(organization, n):
+    # Written only when an accepted sign-in uses its assertion ID up: sign in, as an
+    # IdP-initiated response, with a response really signed by the test IdP.
+    configure(organization, signing_idp(), allow_idp_initiated=True)
+    response = signing_idp().response(
+        acs_url=ACS_URL, audience=ENTITY_ID, email=f"sso{n}@acme.example"
+    )
+    assert post_to_acs(Client(), response).status_code == 302
+    return SAMLAssertionUse.objects.filter(organization=organization).latest("pk")
+
+
 def build_audit_event(organization, n):
     build_team(organization, n)
     return AuditEvent.objects.first()
@@ -98,6 +131,8 @@ BUILDERS = {
     "orgadmin.ssoconfiguration": build_sso_configuration,
     "orgadmin.scimtoken": build_scim_token,
     "orgadmin.scimrequestlog": build_scim_request_log,
+    "orgadmin.ssoattempt": build_sso_attempt,
+    "orgadmin.samlassertionuse": build_saml_assertion_use,
     "orgadmin.auditevent": build_audit_event,
     "orgadmin.deprovisioningbrake": build_deprovisioning_brake,
     "orgadmin.removedmember": build_removed_member,
