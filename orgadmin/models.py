@@ -448,6 +448,13 @@ class ClaimedDomain(models.Model):
         help_text="Verified by an operator without DNS: a missing record does not "
         "make it failing; once its record is found it counts as verified by DNS.",
     )
+    nesting_allowed = models.BooleanField(
+        "nesting allowed by operator",
+        default=False,
+        help_text="Claimed (or marked verified) with the operator's override of the "
+        "nesting rule: it may be verified although another organization verified a "
+        "domain it is under or above.",
+    )
     last_checked_at = models.DateTimeField(null=True, blank=True)
     last_check_outcome = models.CharField(
         max_length=32, blank=True, choices=CheckOutcome.choices
@@ -518,7 +525,9 @@ class ClaimedDomain(models.Model):
         if not self.last_check_outcome:
             return "Not checked yet."
         if self.last_check_outcome == CheckOutcome.VERIFIED:
-            return f"The verification record was found on {host}."
+            # A detail here says why the found record did not verify (nesting).
+            message = f"The verification record was found on {host}"
+            return f"{message}, but {detail}" if detail else f"{message}."
         if self.last_check_outcome == CheckOutcome.NOT_FOUND:
             message = f"No TXT record with the verification value was found on {host}"
             return f"{message} ({detail})." if detail else f"{message}."

@@ -7,7 +7,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -17,6 +17,7 @@ from orgadmin.actions._rows import _copy_fields, _save_unique
 from orgadmin.audit import Actor, as_actor, record_event
 from orgadmin.dns import check_txt_record
 from orgadmin.errors import AlreadyExists, DomainAlreadyClaimed, InvalidValue
+from orgadmin.locks import lock_key
 from orgadmin.models import CheckOutcome, ClaimedDomain, Organization, User
 
 logger = logging.getLogger(__name__)
@@ -35,7 +36,9 @@ def claim_domain(
     under it (a subdomain belongs to whoever proved they own its parent, and claiming a
     parent would take in their addresses), and once the organization has
     domains.PENDING_CLAIMS_LIMIT pending claims. `allow_nested` is the operator's
-    explicit override of the nesting rule (`manage.py claim_domain --allow-nested`).
+    explicit override of the nesting rule (`manage.py claim_domain --allow-nested`);
+    the claim keeps it (nesting_allowed), since the rule is applied again when the
+    claim is verified.
     """
     actor = as_actor(actor)
     name = domains.normalize_domain(domain)
@@ -59,15 +62,13 @@ def claim_domain(
             )
         changes: dict[str, Any] = {"domain": name}
         nested = _nested_verified_domain(organization, name)
-        if nested is not None and allow_nested:
+        if allow_nested:
+            # Recorded even when nothing nests yet: the claim keeps the override, and
+            # it lets the claim verify once another organization verifies a domain
+            # above or under it.
             changes["override"] = {"nested": nested}
         elif nested is not None:
-            raise DomainAlreadyClaimed(
-                f"{name} is under {nested}, which another organization verified."
-                if name.endswith(f".{nested}")
-                else f"{nested}, which another organization verified, is under {name}.",
-                field="domain",
-            )
+            raise DomainAlreadyClaimed(_nesting_sentence(name, nested), field="domain")
         pending = ClaimedDomain.objects.filter(
             organization=organization, status=ClaimedDomain.Status.PENDING
         ).count()
@@ -83,6 +84,7 @@ def claim_domain(
             organization=organization,
             domain=name,
             verification_token=secrets.token_urlsafe(24),
+            nesting_allowed=allow_nested,
         )
         _save_unique(claimed, f"{name} is already claimed by this organization.")
         record_event(
@@ -111,8 +113,46 @@ def _nested_verified_domain(organization: Organization, name: str) -> str | None
     return verified.filter(domain__endswith=f".{name}").order_by("domain").first()
 
 
+def _nesting_sentence(name: str, nested: str) -> str:
+    """Why `name` cannot be claimed or verified: it nests with `nested`."""
+    if name.endswith(f".{nested}"):
+        return f"{name} is under {nested}, which another organization verified."
+    return f"{nested}, which another organization verified, is under {name}."
+
+
+def _nesting_change(name: str, nested: str) -> dict[str, str]:
+    """How `name` nests with `nested`, as audit events record it."""
+    return {"under" if name.endswith(f".{nested}") else "above": nested}
+
+
+def _lock_related_domains(name: str) -> None:
+    """Make verifications of `name` and of any domain it is under or above wait for
+    each other, until the transaction ends (PostgreSQL).
+
+    The same domain is guarded by the unique index claimed_domain_one_verifier; nested
+    names have no index to lean on. Row locks cannot stand in: the rival claim is
+    still pending until its own transaction commits, so SELECT ... FOR UPDATE on
+    verified rows finds nothing to wait for, and locking the related claims whatever
+    their status would take other checks' row locks in no fixed order (deadlocks).
+    So each verification takes a transaction-level advisory lock on its name and on
+    every name it is under, top-down: two nested names always share the higher one's
+    lock, and locks taken in one top-down order cannot deadlock. Siblings
+    (eu.acme.example, us.acme.example) wait on acme.example too, only for the
+    milliseconds a verification's transaction lasts; DNS is asked before it starts.
+    SQLite runs one write transaction at a time and needs none of this.
+    """
+    if connection.vendor != "postgresql":
+        return
+    names = [*reversed(domains.parent_domains(name)), name]
+    with connection.cursor() as cursor:
+        for related in names:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)", [lock_key(f"domain:{related}")]
+            )
+
+
 def mark_domain_verified(
-    claimed: ClaimedDomain, *, actor: Actor | User
+    claimed: ClaimedDomain, *, actor: Actor | User, allow_nested: bool = False
 ) -> ClaimedDomain:
     """Verify a claim without DNS: the operator override.
 
@@ -121,18 +161,38 @@ def mark_domain_verified(
     and becomes an ordinary DNS verification once a check finds the record. Other
     organizations' pending claims on the domain become taken, each with its own
     domain.taken event in that organization's log.
+
+    Refused when another organization verified a domain this one is under or above,
+    unless the claim was made with the nesting override or `allow_nested` gives it
+    now (the claim then keeps it).
     """
     actor = as_actor(actor)
     with transaction.atomic():
         locked = _lock_claim(claimed)
         if locked.status == ClaimedDomain.Status.VERIFIED:
             raise InvalidValue(f"{locked.domain} is already verified.")
+        _lock_related_domains(locked.domain)
         other = _other_verifier(locked)
         if other is not None:
             raise DomainAlreadyClaimed(
                 f"{locked.domain} is verified by {other.organization}; release it there first."
             )
-        if not _save_verified(locked, now=timezone.now(), actor=actor, override=True):
+        nested = _nested_verified_domain(locked.organization, locked.domain)
+        if nested is not None and not (allow_nested or locked.nesting_allowed):
+            raise DomainAlreadyClaimed(
+                f"{_nesting_sentence(locked.domain, nested)} Verifying it needs the "
+                "operator's override of the nesting rule (claim_domain --allow-nested)."
+            )
+        allowing = allow_nested and not locked.nesting_allowed
+        locked.nesting_allowed = locked.nesting_allowed or allow_nested
+        if not _save_verified(
+            locked,
+            now=timezone.now(),
+            actor=actor,
+            override=True,
+            nested=nested,
+            allowing_nesting=allowing,
+        ):
             raise DomainAlreadyClaimed(
                 f"{locked.domain} is verified by another organization."
             )
@@ -146,8 +206,10 @@ def check_domain(
     """Look the domain's TXT record up now, keep the outcome and apply it to the status.
 
     - Record found: a pending, expired or taken claim becomes verified, unless another
-      organization holds the domain (then it is taken); a failing domain is verified
-      again and its failing period ends.
+      organization holds the domain, or a domain it is under or above and the claim
+      was made without the operator's nesting override (then it is taken, and
+      last_check_detail says which); a failing domain is verified again and its
+      failing period ends.
     - Record missing or a different value: a verified domain becomes failing and its
       owners and admins are emailed once; a failing domain is unverified (expired) once
       FAILING_GRACE_PERIOD has passed since failing_since; other claims keep their status.
@@ -303,8 +365,17 @@ def _apply_check(
             )
             return
         if status != Status.VERIFIED:
-            if _other_verifier(claimed) is not None or not _save_verified(
-                claimed, now=now, actor=actor, override=False
+            _lock_related_domains(claimed.domain)
+            if _other_verifier(claimed) is not None:
+                _mark_taken(claimed, actor=actor)
+                return
+            nested = _nested_verified_domain(claimed.organization, claimed.domain)
+            if nested is not None and not claimed.nesting_allowed:
+                claimed.last_check_detail = _nesting_sentence(claimed.domain, nested)
+                _mark_taken(claimed, actor=actor, nested=nested)
+                return
+            if not _save_verified(
+                claimed, now=now, actor=actor, override=False, nested=nested
             ):
                 _mark_taken(claimed, actor=actor)
             return
@@ -351,12 +422,20 @@ def _apply_check(
 
 
 def _save_verified(
-    claimed: ClaimedDomain, *, now: datetime, actor: Actor, override: bool
+    claimed: ClaimedDomain,
+    *,
+    now: datetime,
+    actor: Actor,
+    override: bool,
+    nested: str | None = None,
+    allowing_nesting: bool = False,
 ) -> bool:
     """Verify the locked claim; False when another organization's verification won.
 
     Two organizations may verify at once, each seeing no other verifier; the partial
     unique constraint claimed_domain_one_verifier then refuses the later save.
+    `nested` is the other organization's domain this one nests with, verified anyway
+    by the nesting override; `allowing_nesting` when this very call gave the override.
     """
     previous = {
         "status": claimed.status,
@@ -385,6 +464,10 @@ def _save_verified(
         changes["override"] = True
     else:
         changes["reason"] = "the record was found"
+    if nested is not None:
+        changes["nested"] = _nesting_change(claimed.domain, nested)
+    if allowing_nesting:
+        changes["nesting_allowed"] = {"from": False, "to": True}
     record_event(
         claimed.organization,
         actor=actor,
@@ -413,21 +496,46 @@ def _take_other_claims(winner: ClaimedDomain, *, actor: Actor) -> None:
         _mark_taken(loser, actor=actor)
 
 
-def _mark_taken(claimed: ClaimedDomain, *, actor: Actor) -> None:
+def _mark_taken(
+    claimed: ClaimedDomain, *, actor: Actor, nested: str | None = None
+) -> None:
+    """Mark the claim taken: another organization verified its domain, or `nested`,
+    a domain it is under or above."""
     if claimed.status == ClaimedDomain.Status.TAKEN:
         claimed.save()
         return
+    if nested is None:
+        _change_status(
+            claimed,
+            ClaimedDomain.Status.TAKEN,
+            action="domain.taken",
+            actor=actor,
+            reason="another organization verified the domain first",
+        )
+        return
+    nesting = _nesting_change(claimed.domain, nested)
     _change_status(
         claimed,
         ClaimedDomain.Status.TAKEN,
         action="domain.taken",
         actor=actor,
-        reason="another organization verified the domain first",
+        reason=(
+            f"another organization verified {nested}, which this domain is under"
+            if "under" in nesting
+            else f"another organization verified {nested}, which is under this domain"
+        ),
+        extra={"nested": nesting},
     )
 
 
 def _change_status(
-    claimed: ClaimedDomain, status: str, *, action: str, actor: Actor, reason: str
+    claimed: ClaimedDomain,
+    status: str,
+    *,
+    action: str,
+    actor: Actor,
+    reason: str,
+    extra: dict[str, Any] | None = None,
 ) -> None:
     """Save the claim in its new status with the one audit event that says why."""
     previous = claimed.status
@@ -443,6 +551,7 @@ def _change_status(
             "status": {"from": previous, "to": status},
             "reason": reason,
             "check": claimed.last_check_outcome,
+            **(extra or {}),
         },
     )
 
