@@ -52,28 +52,19 @@ class Wsgi:
         self.token = token
 
     def request(self, method: str, path: str, body=None) -> tuple[int, dict | None]:
-        path, _, query = path.partition("?")
-        data = json.dumps(body).encode() if body is not None else b""
-        environ = {
-            "REQUEST_METHOD": method,
-            "PATH_INFO": "/scim/v2/" + path,
-            "QUERY_STRING": query,
-            "SERVER_NAME": "127.0.0.1",
-            "SERVER_PORT": "8000",
-            "SERVER_PROTOCOL": "HTTP/1.1",
-            "REMOTE_ADDR": "127.0.0.1",
-            "HTTP_HOST": "127.0.0.1",
-            "HTTP_AUTHORIZATION": f"Bearer {self.token}",
-            "CONTENT_TYPE": "application/scim+json; charset=utf-8",
-            "CONTENT_LENGTH": str(len(data)),
-            "wsgi.input": io.BytesIO(data),
-            "wsgi.url_scheme": "http",
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": True,
-            "wsgi.run_once": False,
-            "wsgi.version": (1, 0),
-        }
+        from django.test import RequestFactory
+
+        environ = (
+            RequestFactory(HTTP_HOST="127.0.0.1")
+            .generic(
+                method,
+                "/scim/v2/" + path,
+                json.dumps(body) if body is not None else "",
+                content_type="application/scim+json; charset=utf-8",
+                headers={"Authorization": f"Bearer {self.token}"},
+            )
+            .environ
+        )
         status: list[str] = []
         chunks = self.handler(environ, lambda s, h, exc=None: status.append(s))
         content = b"".join(chunks)

@@ -159,7 +159,7 @@ def normalize_domain(text: str) -> str:
             f"{provider} is a public email provider: its addresses belong to "
             "everyone. Claim your company's own domain."
         )
-    if _public_suffixes().is_public(value):
+    if is_public_suffix(value):
         raise _refuse(
             f"{value} is a public suffix, under which anyone can register names. "
             f"Claim your company's own domain, such as yourcompany.{value}."
@@ -192,6 +192,12 @@ def parent_domains(domain: str) -> list[str]:
     """The domains `domain` is under, nearest first, without the top-level domain."""
     labels = domain.split(".")
     return [".".join(labels[start:]) for start in range(1, len(labels) - 1)]
+
+
+def is_public_suffix(domain: str) -> bool:
+    """Whether anyone can register names under `domain` (co.uk, github.io): such a
+    name is never claimed itself (normalize_domain refuses it)."""
+    return _public_suffixes().is_public(domain)
 
 
 def _is_ip_address(value: str) -> bool:

@@ -136,14 +136,20 @@ def _lock_related_domains(name: str) -> None:
     their status would take other checks' row locks in no fixed order (deadlocks).
     So each verification takes a transaction-level advisory lock on its name and on
     every name it is under, top-down: two nested names always share the higher one's
-    lock, and locks taken in one top-down order cannot deadlock. Siblings
+    lock, and locks taken in one top-down order cannot deadlock. Public suffixes
+    (co.uk) are left out: no claim is ever one, so two nested claims never share only
+    that, and every verification under .co.uk would wait on it. Siblings
     (eu.acme.example, us.acme.example) wait on acme.example too, only for the
     milliseconds a verification's transaction lasts; DNS is asked before it starts.
     SQLite runs one write transaction at a time and needs none of this.
     """
     if connection.vendor != "postgresql":
         return
-    names = [*reversed(domains.parent_domains(name)), name]
+    names = [
+        related
+        for related in [*reversed(domains.parent_domains(name)), name]
+        if not domains.is_public_suffix(related)
+    ]
     with connection.cursor() as cursor:
         for related in names:
             cursor.execute(
